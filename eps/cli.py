@@ -1,0 +1,38 @@
+"""``eps`` command line: one sub-command per stage, each a ``main(argv)`` in its own module.
+
+The workflow calls these commands and nothing else; sub-command modules are imported lazily so that
+``eps --help`` stays fast and a broken optional dependency only affects its own command.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module:function, one-line help)
+    "gmm-bench": ("eps.gmm_bench:main", "exact-posterior benchmark on an analytic Gaussian-mixture prior"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        width = max(map(len, COMMANDS))
+        print("usage: eps COMMAND [options]   (eps COMMAND --help for its options)\n\ncommands:")
+        for name, (_, text) in COMMANDS.items():
+            print(f"  {name:<{width}}  {text}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"eps: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module, func = COMMANDS[name][0].split(":")
+    try:
+        return int(getattr(importlib.import_module(module), func)(rest) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as err:  # bad input: one clear line, no traceback
+        print(f"eps {name}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
