@@ -11,6 +11,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
     "gmm-bench": ("eps.gmm_bench:main", "exact-posterior benchmark on an analytic Gaussian-mixture prior"),
+    "sample": ("eps.image_bench:main", "one shard of the image benchmark: measure test images, draw K posterior samples"),
 }
 
 

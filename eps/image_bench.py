@@ -1,0 +1,177 @@
+"""``eps sample``: one shard of the image benchmark — measure test images and draw K posterior samples each.
+
+For the test images ``x0[start : start + count]``, image ``i`` gets its own operator draw and measurement
+noise from a generator seeded by ``(seed, i)`` alone, so every method, NFE and shard size sees the same
+measurement
+
+    y_i = A_i x0_i + sigma_y n_i,        n_i ~ N(0, I).
+
+The method runs through the registry, ``get_method(name, **options).run(problem.repeat(K), prior, nfe, g)``,
+on batches of images (``K`` rows per image). In the same process and on the same ``N * K`` rows the
+unconditional backbone sampler (EDM Heun over ``prior.denoise`` at the same NFE) is timed, so that the
+cost ratio ``seconds / seconds_uncond`` compares like with like (METHOD.md §7).
+
+Shard file (``torch.save``, written atomically, consumed by ``eps evaluate``)::
+
+    x0 (N, C, H, W) float32   y (N, *measurement_shape)   samples (N, K, C, H, W) float32
+    nfe int (measured forward passes per sample)   vjp int (measured backward passes per sample)
+    seconds float (method wall time for the shard)  seconds_uncond float
+    meta {dataset, task, method, nfe, seed, sigma_y, num_samples, start, count, + task parameters}
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .methods import Method, Problem, Prior, get_method
+from .operators import LinearOperator, make_operator, task_params
+from .rng import generator
+from .samplers import sample, steps_for_nfe
+
+Tensor = torch.Tensor
+
+# Independent random streams of one (seed, image) pair: the measurement, the method, the backbone sampler.
+MEASURE, METHOD, UNCOND = 0, 1, 2
+
+
+def stream_seed(seed: int, index: int, stream: int) -> int:
+    """``seed`` in the high bits, the stream in bits 32-39, the image (or batch) index in the low 32 bits."""
+    if not 0 <= index < 2**32 or seed < 0:
+        raise ValueError(f"seed and image index must be non-negative (index < 2^32), got {seed}, {index}")
+    return (seed << 40) | (stream << 32) | index
+
+
+def stack_operators(ops: list[LinearOperator]) -> LinearOperator:
+    """One batched operator from per-image draws; parameters equal across the batch stay shared (batch 1)."""
+    stacked = {}
+    for name, first in ops[0].params().items():
+        parts = [op.params()[name] for op in ops]
+        stacked[name] = first if all(torch.equal(first, p) for p in parts[1:]) else torch.cat(parts)
+    return type(ops[0])(ops[0].image_shape, **stacked)
+
+
+def measure(x0: Tensor, task: str, sigma_y: float, seed: int, start: int, params: dict) -> Problem:
+    """The problems of images ``start, start + 1, ...``: per-image operator and noise from ``(seed, i)``."""
+    ops, ys = [], []
+    for offset in range(x0.shape[0]):
+        g = generator(stream_seed(seed, start + offset, MEASURE))
+        op = make_operator(task, tuple(x0.shape[1:]), 1, g, **params)
+        ops.append(op)
+        ys.append(op.measure(x0[offset : offset + 1], sigma_y, g))
+    return Problem(stack_operators(ops).to(device=x0.device), torch.cat(ys), sigma_y)
+
+
+def _clock(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def unconditional(prior: Prior, rows: int, nfe: int, g: torch.Generator, device: torch.device) -> Tensor:
+    """The backbone sampler the methods are built on: EDM Heun over ``prior.denoise`` with ``nfe`` evaluations."""
+    noise = torch.randn(rows, *prior.image_shape, generator=g, device=device)
+    with torch.no_grad():
+        return sample(prior.denoise, noise, prior.interpolant, steps_for_nfe(nfe, "heun"), "heun")
+
+
+def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, seed: int, start: int = 0,
+              num_samples: int = 4, sigma_y: float = 0.05, batch_size: int = 8, params: dict | None = None,
+              meta: dict | None = None, progress: bool = True) -> dict:
+    """Measure ``x0`` (images ``start, ...`` of the test set), sample ``num_samples`` per image, time both samplers.
+
+    Returns the shard dict described in the module docstring; ``meta`` entries are added to its ``meta``.
+    """
+    if x0.dim() != 4 or tuple(x0.shape[1:]) != tuple(prior.image_shape):
+        raise ValueError(f"test images have shape {tuple(x0.shape)}, the prior expects (N, {prior.image_shape})")
+    params = task_params(task, **(params or {}))
+    device = x0.device
+    problem = measure(x0, task, sigma_y, seed, start, params)
+    samples, nfe_used, vjp_used, seconds, seconds_uncond = [], 0, 0, 0.0, 0.0
+    bar = tqdm(total=x0.shape[0], desc=f"{method.name} {task} nfe={nfe}", unit="img", disable=not progress)
+    for lo in range(0, x0.shape[0], batch_size):
+        hi = min(lo + batch_size, x0.shape[0])
+        batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
+        tic = _clock(device)
+        out = method.run(batch, prior, nfe, generator(stream_seed(seed, start + lo, METHOD), device))
+        toc = _clock(device)
+        unconditional(prior, batch.batch_size, nfe, generator(stream_seed(seed, start + lo, UNCOND), device), device)
+        seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
+        samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
+        nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
+        bar.update(hi - lo)
+    bar.close()
+    info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
+            "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]), **params, **(meta or {})}
+    return {"x0": x0.float().cpu(), "y": problem.y.float().cpu(), "samples": torch.cat(samples),
+            "nfe": int(nfe_used), "vjp": int(vjp_used), "seconds": float(seconds),
+            "seconds_uncond": float(seconds_uncond), "meta": {k: _plain(v) for k, v in info.items()}}
+
+
+def _plain(value):
+    """Meta values are str, int or float (booleans and other objects become strings)."""
+    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else str(value)
+
+
+def save_atomic(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, then ``os.replace``: no partial file survives."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="eps sample", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="test-set zip written by `eps prepare-data`")
+    p.add_argument("--prior", required=True, help="unconditional backbone checkpoint")
+    p.add_argument("--model", help="the method's own network (EPS or Palette checkpoint)")
+    p.add_argument("--task", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--nfe", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--start", type=int, default=0, help="first test image of the shard")
+    p.add_argument("--count", type=int, required=True, help="images in the shard")
+    p.add_argument("--num-samples", type=int, default=4, help="posterior samples K per measurement")
+    p.add_argument("--sigma-y", type=float, default=0.05)
+    p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's DEFAULTS")
+    p.add_argument("--options", default="{}", help="JSON dict of method options")
+    p.add_argument("--batch-size", type=int, default=8, help="images per sampler call (each gives K rows)")
+    p.add_argument("--dataset", default="", help="dataset name recorded in meta")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    from .data import load_images
+    from .nn.prior import load_prior
+
+    device = torch.device(a.device)
+    method = get_method(a.method, **_json(a.options, "--options"))
+    prior = load_prior(a.prior, a.model, device=device)
+    x0 = load_images(a.data, a.start, a.count).to(device)
+    if x0.shape[0] != a.count:
+        raise ValueError(f"{a.data}: asked for images {a.start}..{a.start + a.count - 1}, got {x0.shape[0]}")
+    shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
+                      _json(a.task_params, "--task-params"), {"dataset": a.dataset or Path(a.data).stem})
+    save_atomic(shard, a.out)
+    print(f"{a.out}: {a.count} images x {a.num_samples} samples, nfe={shard['nfe']}, "
+          f"{shard['seconds']:.1f}s (unconditional {shard['seconds_uncond']:.1f}s)")
+    return 0
+
+
+def _json(text: str, flag: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{flag} is not valid JSON ({err}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
+    return value
