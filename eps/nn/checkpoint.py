@@ -1,0 +1,110 @@
+"""Network files: plain state dicts loadable with ``torch.load(weights_only=True)``.
+
+One format family, two kinds of file:
+
+    {"format": "eps-net-v1",   "net": UNetConfig dict, "model": state_dict}             a network (e.g. converted EDM)
+    {"format": "eps-train-v1", "net": ..., "model": ..., "ema": ..., "optimizer": ..., ...}   a training checkpoint
+
+:func:`load_network` accepts both (a training checkpoint gives its EMA weights). State-dict keys are those of
+:class:`eps.nn.EDMPrecond` around :class:`eps.nn.UNet` (``model.enc.64x64_block0.conv0.weight``, ...), which are
+the names of the published EDM DDPM++ networks (FFHQ-64 unconditional), so their weights convert one to one.
+
+Converting the official FFHQ-64 pickle (``edm-ffhq-64x64-uncond-vp.pkl``) needs the NVlabs/edm code on
+``sys.path`` only to unpickle it; :func:`convert_edm_pickle` then keeps the EMA state dict, drops the two
+entries our network does not hold (``resample_filter`` buffers: the fixed [1, 1] filter is our average-pool /
+nearest up-sampling; ``map_augment.weight``: augmentation labels are zero at inference) and writes an
+``eps-net-v1`` file. ImageNet-64 (class-conditional ADM) is a different architecture and is not converted.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .precond import EDMPrecond
+from .unet import UNet, UNetConfig
+
+NET_FORMAT = "eps-net-v1"
+TRAIN_FORMAT = "eps-train-v1"
+DROPPED_EDM_KEYS = ("resample_filter", "map_augment.weight")
+
+
+def build_network(net: dict | UNetConfig) -> EDMPrecond:
+    """An :class:`EDMPrecond` UNet from its config (dict or :class:`UNetConfig`)."""
+    return EDMPrecond(UNet(net if isinstance(net, UNetConfig) else UNetConfig.from_dict(net)))
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the target folder, then ``os.replace`` (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def read_checkpoint(path: str | Path, formats=(NET_FORMAT, TRAIN_FORMAT)) -> dict:
+    """Load a file of one of ``formats``; any problem is one ``ValueError``/``FileNotFoundError`` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"checkpoint {path} is corrupt or not a torch file: {err}") from err
+    if not isinstance(state, dict) or state.get("format") not in formats:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"checkpoint {path} has format {found!r}; expected one of {list(formats)}")
+    return state
+
+
+def network_from_state(state: dict, weights: str, path) -> EDMPrecond:
+    """Build the network of ``state["net"]`` and load ``state[weights]`` strictly (errors name ``path``)."""
+    try:
+        net = build_network(state["net"])
+        net.load_state_dict(state[weights])
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {path}: cannot build the network from it: {err}") from err
+    return net
+
+
+def load_network(path: str | Path, device: str | torch.device = "cpu") -> EDMPrecond:
+    """The denoiser stored in ``path`` (EMA weights of a training checkpoint), in eval mode on ``device``."""
+    state = read_checkpoint(path)
+    net = network_from_state(state, "ema" if state["format"] == TRAIN_FORMAT else "model", path)
+    return net.to(device).eval().requires_grad_(False)
+
+
+def save_network(net: EDMPrecond, path: str | Path) -> None:
+    atomic_save({"format": NET_FORMAT, "net": net.model.config.to_dict(), "model": net.state_dict()}, path)
+
+
+def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path) -> None:
+    """Convert an official EDM DDPM++ pickle to an ``eps-net-v1`` file (needs NVlabs/edm importable)."""
+    with open(pickle_path, "rb") as f:
+        ema = pickle.load(f)["ema"]
+    kw = dict(ema.init_kwargs)
+    model_kw = kw.get("model_kwargs", kw)
+    if kw.get("model_type") != "SongUNet" or kw.get("label_dim", 0) or model_kw.get("encoder_type", "standard") != "standard":
+        raise ValueError(f"{pickle_path}: only unconditional DDPM++ (SongUNet, standard encoder/decoder) converts")
+    net = UNetConfig(img_resolution=kw["img_resolution"], in_channels=kw["img_channels"], out_channels=kw["img_channels"],
+                     model_channels=model_kw.get("model_channels", 128),
+                     channel_mult=tuple(model_kw.get("channel_mult", (1, 2, 2, 2))),
+                     channel_mult_emb=model_kw.get("channel_mult_emb", 4), num_blocks=model_kw.get("num_blocks", 4),
+                     attn_resolutions=tuple(model_kw.get("attn_resolutions", (16,))))
+    state = {k: v.detach().float().cpu() for k, v in ema.state_dict().items()
+             if not any(k.endswith(d) for d in DROPPED_EDM_KEYS)}
+    build_network(net).load_state_dict(state)  # strict: fails here, before writing, on any name mismatch
+    atomic_save({"format": NET_FORMAT, "net": net.to_dict(), "model": state}, out_path)
+
+
+__all__ = ["build_network", "atomic_save", "read_checkpoint", "network_from_state", "load_network", "save_network",
+           "convert_edm_pickle", "NET_FORMAT", "TRAIN_FORMAT"]
