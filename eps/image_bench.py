@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps sample", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="test-set zip written by `eps prepare-data`")
     p.add_argument("--prior", required=True, help="unconditional backbone checkpoint")
-    p.add_argument("--model", help="the method's own network (EPS or Palette checkpoint)")
+    p.add_argument("--eps-net", help="EPS network (method eps)")
+    p.add_argument("--palette-net", help="Palette network (method palette)")
     p.add_argument("--task", required=True)
     p.add_argument("--method", required=True)
     p.add_argument("--nfe", type=int, required=True)
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.device(a.device)
     method = get_method(a.method, **_json(a.options, "--options"))
-    prior = load_prior(a.prior, a.model, device=device)
+    prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     x0 = load_images(a.data, a.start, a.count).to(device)
     if x0.shape[0] != a.count:
         raise ValueError(f"{a.data}: asked for images {a.start}..{a.start + a.count - 1}, got {x0.shape[0]}")

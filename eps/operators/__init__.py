@@ -66,7 +66,7 @@ def make_operator(task: str, image_shape, batch_size: int = 1, generator: torch.
     if task == "inpaint_box":
         return BoxInpainting(image_shape, box_mask(image_shape, batch_size, p["box_fraction"], p["position"], generator))
     if task == "sr4":
-        return SuperResolution(image_shape, torch.tensor([int(p["factor"])]))
+        return SuperResolution(image_shape, torch.tensor([float(p["factor"])]))
     if task == "deblur_gauss":
         return GaussianBlur(image_shape, gaussian_kernel(int(p["kernel_size"]), float(p["std"]), batch_size))
     return MotionBlur(image_shape, motion_kernel(int(p["kernel_size"]), float(p["intensity"]), batch_size, generator))

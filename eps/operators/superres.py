@@ -24,18 +24,18 @@ def dct_matrix(n: int, dtype=torch.float64) -> Tensor:
 
 
 class SuperResolution(LinearOperator):
-    """``f``-fold block-average down-sampling; ``factor`` is a ``(1,)`` integer tensor."""
+    """``f``-fold block-average down-sampling; ``factor`` is a ``(1,)`` float tensor (its dtype sets ``s``'s)."""
 
     task = "sr4"
 
     def __init__(self, image_shape, factor: Tensor):
         super().__init__(image_shape)
         self.factor = factor
-        self.f = f = int(factor.reshape(-1)[0])
+        self.f = f = int(round(float(factor.reshape(-1)[0])))
         C, H, W = self.image_shape
         if H % f or W % f:
             raise ValueError(f"sr: image size {H}x{W} is not divisible by the factor {f}")
-        s = torch.zeros(1, 1, H // f, f, W // f, f, dtype=torch.get_default_dtype(), device=factor.device)
+        s = torch.zeros(1, 1, H // f, f, W // f, f, dtype=factor.dtype, device=factor.device)
         s[:, :, :, 0, :, 0] = 1.0 / f
         self._s = s.reshape(1, 1, H, W)
         self._D = dct_matrix(f).to(device=factor.device)

@@ -106,9 +106,6 @@ class GaussianMixture:
         covs = 0.5 * (covs + covs.transpose(1, 2)) + 1e-12 * torch.eye(self.d, dtype=torch.float64)
         return GaussianMixture(torch.softmax(log_w, 0), means, covs, self.image_shape, self.interpolant)
 
-    def mean(self) -> Tensor:
-        return (self.weights[:, None] * self.means).sum(0).reshape(1, *self.image_shape)
-
 
 def dense_V(operator: LinearOperator) -> Tensor:
     """``V`` as a dense ``(d, d)`` float64 matrix (columns = spectral basis vectors) of a batch-1 operator."""
@@ -155,3 +152,10 @@ def _dirichlet(k: int, generator) -> Tensor:
     """Mixture weights: normalised Gamma(4) draws via sums of exponentials (seeded, no global RNG)."""
     g = -torch.log(torch.rand(k, 4, generator=generator, dtype=torch.float64)).sum(1)
     return g / g.sum()
+
+
+def mixture_moments(gmm: GaussianMixture) -> tuple[Tensor, Tensor]:
+    """Mean ``sum_k pi_k m_k`` and covariance ``sum_k pi_k (C_k + m_k m_k^T) - m m^T`` of a mixture."""
+    m = (gmm.weights[:, None] * gmm.means).sum(0)
+    second = (gmm.weights[:, None, None] * (gmm.covs + gmm.means[:, :, None] * gmm.means[:, None, :])).sum(0)
+    return m, second - m[:, None] * m[None, :]

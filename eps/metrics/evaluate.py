@@ -1,0 +1,189 @@
+"""``eps evaluate``: score posterior-sample shards, write a per-image CSV and a summary CSV.
+
+Per measurement (per-image CSV): PSNR, SSIM and LPIPS of the FIRST posterior sample against ``x0``;
+``psnr_posterior_mean``, the PSNR of the average of the K samples; ``crps_pix`` ([0, 255] units) and
+``crps_inception`` from all K samples.
+
+Per ``(dataset, task, method, nfe)`` (summary CSV, exactly the columns of
+``reference/paper_table_64px.csv`` plus ``sec_per_image, cost_ratio``): the means of the per-image
+metrics; FID and MMD (pixel and Inception space) between the set of first samples and the reference set
+(the group's own ``x0`` unless ``--reference`` is given); ``sec_per_image = sum(seconds) / sum(N K)``
+and ``cost_ratio = sum(seconds) / sum(seconds_uncond)`` (the method against the unconditional backbone
+sampler at the same NFE, timed by the sampling stage in the same process). ``nfe`` is the shard's
+``nfe`` (forward passes per sample as the method counts them).
+
+A metric whose network weights are absent offline is NaN, named in the per-image ``missing_reason``
+column and in the provenance record's ``missing`` field, and announced by one warning line.
+Each CSV gets a provenance record next to it (``<csv>.provenance.json``).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from eps.metrics.crps import crps_pixel, energy_score
+from eps.metrics.frechet import frechet_distance
+from eps.metrics.inception import inception_features, load_inception
+from eps.metrics.mmd import mmd_unbiased
+from eps.metrics.perceptual import load_lpips, lpips_distance
+from eps.metrics.pixel import psnr, ssim
+from eps.metrics.shards import load_reference, load_shard
+from eps.metrics.weights import WeightsMissing
+from eps.provenance import atomic_write_text, write_provenance
+
+log = logging.getLogger("eps.metrics")
+
+GROUP = ["dataset", "task", "method", "nfe"]
+SUMMARY_COLUMNS = GROUP + ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix",
+                           "crps_inception", "sec_per_image", "cost_ratio"]
+PER_IMAGE_COLUMNS = GROUP + ["seed", "sigma_y", "shard", "index", "psnr", "ssim", "lpips",
+                             "psnr_posterior_mean", "crps_pix", "crps_inception", "missing_reason"]
+# Each network: (attribute of Networks, loader, metrics that depend on it).
+NETWORKS = (("lpips", load_lpips, ("lpips",)),
+            ("inception", load_inception, ("fid", "mmd_inception", "crps_inception")))
+
+
+@dataclass
+class Networks:
+    """The metric networks available offline; ``missing`` maps each unavailable metric to the reason."""
+    lpips: torch.nn.Module | None = None
+    inception: torch.nn.Module | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def load_networks(weights_dir: str | os.PathLike | None = None, device: str = "cpu") -> Networks:
+    """Load LPIPS and Inception when their weights are present; otherwise record why not."""
+    nets = Networks()
+    for attribute, loader, metrics in NETWORKS:
+        try:
+            setattr(nets, attribute, loader(weights_dir, device))
+        except WeightsMissing as err:
+            nets.missing.update(dict.fromkeys(metrics, f"weights missing: {err}"))
+    return nets
+
+
+@dataclass
+class Evaluation:
+    per_image: pd.DataFrame
+    summary: pd.DataFrame
+    missing: dict[str, str]
+
+
+def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: int) -> dict[str, Any]:
+    """Per-image rows plus the first samples (and Inception features) the group metrics need."""
+    x0, samples = shard["x0"].float(), shard["samples"].float()
+    first = samples[:, 0]
+    scores: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "lpips", "psnr_posterior_mean",
+                                                             "crps_pix")}
+    for idx in torch.arange(x0.shape[0]).split(batch_size):
+        scores["psnr"].append(psnr(first[idx], x0[idx]))
+        scores["ssim"].append(ssim(first[idx], x0[idx]))
+        scores["psnr_posterior_mean"].append(psnr(samples[idx].mean(1), x0[idx]))
+        scores["crps_pix"].append(crps_pixel(samples[idx], x0[idx]))
+        if nets.lpips is not None:
+            scores["lpips"].append(lpips_distance(nets.lpips, first[idx], x0[idx]))
+    n, k = samples.shape[:2]
+    columns = {key: torch.cat(v).double() if v else torch.full((n,), math.nan, dtype=torch.float64)
+               for key, v in scores.items()}
+    features = None
+    if nets.inception is not None:
+        f_samples = inception_features(nets.inception, samples.flatten(0, 1), batch_size).view(n, k, -1)
+        f_x0 = inception_features(nets.inception, x0, batch_size)
+        columns["crps_inception"] = energy_score(f_samples, f_x0)
+        features = {"first": f_samples[:, 0], "x0": f_x0}
+    else:
+        columns["crps_inception"] = torch.full((n,), math.nan, dtype=torch.float64)
+    meta = shard["meta"]
+    rows = pd.DataFrame({
+        "dataset": meta["dataset"], "task": meta["task"], "method": meta["method"], "nfe": int(shard["nfe"]),
+        "seed": meta["seed"], "sigma_y": meta["sigma_y"], "shard": name, "index": range(n),
+        **{key: value.numpy() for key, value in columns.items()},
+    })
+    return {"rows": rows, "first": first, "x0": x0, "features": features,
+            "seconds": float(shard["seconds"]), "seconds_uncond": float(shard["seconds_uncond"]), "images": n * k}
+
+
+def _distribution_metrics(parts: list[dict[str, Any]], reference: torch.Tensor | None,
+                          f_reference: torch.Tensor | None, nets: Networks) -> dict[str, float]:
+    """FID and MMD of one group's first samples against the reference set (its own x0 by default)."""
+    first = torch.cat([p["first"] for p in parts])
+    ref = torch.cat([p["x0"] for p in parts]) if reference is None else reference
+    out = {"fid": math.nan, "mmd_pix": math.nan, "mmd_inception": math.nan}
+    if min(len(first), len(ref)) < 2:
+        return out
+    out["mmd_pix"] = mmd_unbiased(first, ref)
+    if nets.inception is not None:
+        f_first = torch.cat([p["features"]["first"] for p in parts])
+        f_ref = torch.cat([p["features"]["x0"] for p in parts]) if f_reference is None else f_reference
+        out["fid"] = frechet_distance(f_first, f_ref)
+        out["mmd_inception"] = mmd_unbiased(f_first, f_ref)
+    return out
+
+
+def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike | None = None,
+             weights_dir: str | os.PathLike | None = None, device: str = "cpu",
+             batch_size: int = 64) -> Evaluation:
+    """Score the shards (see the module docstring); no files are written."""
+    if not shards:
+        raise ValueError("no shards given")
+    loaded = [(Path(path), load_shard(path)) for path in shards]  # every input is checked before any work
+    ref_images = load_reference(reference) if reference is not None else None
+    nets = load_networks(weights_dir, device)
+    if nets.missing:
+        log.warning("eps evaluate: %s reported as NaN: %s", ", ".join(nets.missing),
+                    "; ".join(dict.fromkeys(nets.missing.values())))
+    f_reference = (inception_features(nets.inception, ref_images, batch_size)
+                   if ref_images is not None and nets.inception is not None else None)
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    with torch.no_grad():
+        for path, shard in loaded:
+            part = _score_shard(shard, path.name, nets, batch_size)
+            groups.setdefault(tuple(part["rows"].loc[0, GROUP]), []).append(part)
+        summary = []
+        for key, parts in groups.items():
+            rows = pd.concat([p["rows"] for p in parts])
+            seconds = sum(p["seconds"] for p in parts)
+            summary.append({
+                **dict(zip(GROUP, key)),
+                **rows[["psnr", "ssim", "lpips", "crps_pix", "crps_inception"]].mean(skipna=False).to_dict(),
+                **_distribution_metrics(parts, ref_images, f_reference, nets),
+                "sec_per_image": seconds / sum(p["images"] for p in parts),
+                "cost_ratio": seconds / sum(p["seconds_uncond"] for p in parts),
+            })
+    per_image = pd.concat([p["rows"] for parts in groups.values() for p in parts], ignore_index=True)
+    per_image["missing_reason"] = "; ".join(f"{m}: {r}" for m, r in nets.missing.items())
+    return Evaluation(per_image[PER_IMAGE_COLUMNS], pd.DataFrame(summary)[SUMMARY_COLUMNS], nets.missing)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``eps evaluate --shards A.pt [B.pt ...] --per-image P.csv --summary S.csv [--reference R]
+    [--weights-dir DIR] [--device cpu] [--batch-size 64]``."""
+    parser = argparse.ArgumentParser(prog="eps evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shards", nargs="+", required=True, help="sample shards (*.pt) from the sampling stage")
+    parser.add_argument("--per-image", required=True, type=Path, help="per-image CSV to write")
+    parser.add_argument("--summary", required=True, type=Path, help="per-(dataset, task, method, nfe) CSV to write")
+    parser.add_argument("--reference", default=None,
+                        help="reference images for FID/MMD (.pt/.npz/.zip); default: the shards' x0")
+    parser.add_argument("--weights-dir", default=None,
+                        help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
+    parser.add_argument("--device", default="cpu", help="torch device for LPIPS / Inception (default: cpu)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per network batch (default: 64)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(message)s")
+    result = evaluate(args.shards, args.reference, args.weights_dir, args.device, args.batch_size)
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    seeds = [int(s) for s in result.per_image["seed"].unique()]
+    for path, table in ((args.per_image, result.per_image), (args.summary, result.summary)):
+        atomic_write_text(path, table.to_csv(index=False))
+        write_provenance(path, config=config, seeds=seeds, device=args.device, missing=result.missing)
+        print(f"wrote {path} ({len(table)} rows)")
+    return 0

@@ -1,0 +1,157 @@
+"""Pretrained weights of the metric networks: where they are looked up, and ``eps download-weights``.
+
+Lookup (offline, presence only): the configured folder (``weights_dir``) first, then the torch hub cache
+``torch.hub.get_dir()/checkpoints`` (``$TORCH_HOME/hub/checkpoints``), under the file names the packages
+themselves use, so a cache filled by torchvision / torch-fidelity is found as is. A file that is absent
+raises :class:`WeightsMissing`; the caller reports the metric missing, it never guesses.
+
+Download: each file is fetched to ``<name>.part`` with HTTP ``Range`` resume, then its size and sha256 are
+checked against the constants below before it is moved into place (``os.replace``). A mismatch is refused
+with one clear message and the bad bytes are deleted.
+
+The LPIPS linear-layer weights (``lpips/weights/v0.1/alex.pth``) ship inside the ``lpips`` wheel and need
+no download.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One downloadable weight file: its cache file name, URL, size in bytes, sha256, and where the
+    digest comes from."""
+    filename: str
+    url: str
+    size: int | None
+    sha256: str
+    source: str
+
+
+WEIGHTS: dict[str, WeightFile] = {
+    # torch-fidelity 0.4.0, feature_extractor_inceptionv3.URL_INCEPTION_V3 (TF "inception-2015-12-05"
+    # converted by torch-fidelity). The file name carries the torch.hub sha256 prefix 6726825d; the full
+    # digest is the one recorded for this file in public pinned-weights manifests (not re-derived here).
+    "inception": WeightFile(
+        filename="weights-inception-2015-12-05-6726825d.pth",
+        url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+            "weights-inception-2015-12-05-6726825d.pth",
+        size=None,
+        sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+        source="torch-fidelity URL_INCEPTION_V3; sha256 prefix in file name, full digest from public manifests",
+    ),
+    # torchvision AlexNet_Weights.IMAGENET1K_V1, the trunk lpips.LPIPS(net="alex") loads.
+    "alexnet": WeightFile(
+        filename="alexnet-owt-7be5be79.pth",
+        url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        size=244_408_911,
+        sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+        source="torchvision AlexNet_Weights.IMAGENET1K_V1; sha256 prefix in file name, full digest and "
+               "size from public manifests",
+    ),
+}
+
+
+class WeightsMissing(FileNotFoundError):
+    """A metric's weight file is not available offline; the metric is reported missing."""
+
+
+def search_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for weight files, in order: ``weights_dir`` then the torch hub checkpoint cache."""
+    dirs = [Path(weights_dir)] if weights_dir is not None else []
+    return dirs + [Path(torch.hub.get_dir()) / "checkpoints"]
+
+
+def find_weights(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
+    """Path of the weight file ``name`` (a key of :data:`WEIGHTS`); :class:`WeightsMissing` if absent."""
+    if name not in WEIGHTS:
+        raise ValueError(f"unknown weights {name!r}; known: {', '.join(WEIGHTS)}")
+    filename = WEIGHTS[name].filename
+    dirs = search_dirs(weights_dir)
+    for folder in dirs:
+        if (folder / filename).is_file():
+            return folder / filename
+    raise WeightsMissing(f"{filename} not found in {', '.join(map(str, dirs))} (run `eps download-weights`)")
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, entry: WeightFile) -> None:
+    """Refuse ``path`` unless its size (when known) and sha256 are those of ``entry``."""
+    size = path.stat().st_size
+    if entry.size is not None and size != entry.size:
+        raise ValueError(f"{path}: size {size} bytes, expected {entry.size} for {entry.filename}")
+    got = sha256_of(path)
+    if got != entry.sha256:
+        raise ValueError(f"{path}: sha256 {got} does not match the known {entry.sha256} of {entry.filename} "
+                         f"({entry.source}); refusing it")
+
+
+def fetch(entry: WeightFile, dest: str | os.PathLike,
+          opener: Callable[..., object] = urllib.request.urlopen) -> Path:
+    """Download ``entry`` into ``dest`` (resuming ``<file>.part``), verify it, move it into place.
+
+    ``opener(request)`` returns a response with ``read(n)`` and, for a resumed range, ``status == 206``
+    (``urllib.request.urlopen`` by default; tests pass a local one). A file already at ``dest`` is
+    verified instead of downloaded again.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    final, part = dest / entry.filename, dest / (entry.filename + ".part")
+    if final.is_file():
+        verify(final, entry)
+        return final
+    offset = part.stat().st_size if part.is_file() else 0
+    if offset == 0 or offset != entry.size:  # a complete .part (interrupted before the move) is only verified
+        request = urllib.request.Request(entry.url, headers={"Range": f"bytes={offset}-"} if offset else {})
+        with opener(request) as response:
+            resumed = offset > 0 and getattr(response, "status", None) == 206
+            with open(part, "ab" if resumed else "wb") as f:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    f.write(block)
+    try:
+        verify(part, entry)
+    except ValueError:
+        part.unlink()
+        raise
+    os.replace(part, final)
+    return final
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``eps download-weights [--dest DIR] [--only NAME ...]``: fetch the metric weights, verified."""
+    parser = argparse.ArgumentParser(prog="eps download-weights", description=main.__doc__)
+    parser.add_argument("--dest", default=None,
+                        help="target folder (default: the torch hub cache, $TORCH_HOME/hub/checkpoints)")
+    parser.add_argument("--only", nargs="+", choices=sorted(WEIGHTS), default=sorted(WEIGHTS),
+                        help="fetch only these files")
+    args = parser.parse_args(argv)
+    dest = Path(args.dest) if args.dest else search_dirs()[-1]
+    for name in args.only:
+        try:
+            path = fetch(WEIGHTS[name], dest)
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            print(f"eps download-weights: cannot fetch {WEIGHTS[name].url}: {reason}", file=sys.stderr)
+            return 1
+        print(f"{name}: {path} (sha256 verified)")
+    return 0
