@@ -67,8 +67,16 @@ def load_networks(weights_dir: str | os.PathLike | None = None, device: str = "c
         try:
             setattr(nets, attribute, loader(weights_dir, device))
         except WeightsMissing as err:
-            nets.missing.update(dict.fromkeys(metrics, f"weights missing: {err}"))
+            nets.missing.update(dict.fromkeys(metrics, str(err)))
     return nets
+
+
+def describe_missing(missing: dict[str, str]) -> str:
+    """One line: ``"lpips: <reason>; fid, mmd_inception, crps_inception: <reason>"``."""
+    by_reason: dict[str, list[str]] = {}
+    for metric, reason in missing.items():
+        by_reason.setdefault(reason, []).append(metric)
+    return "; ".join(f"{', '.join(metrics)}: {reason}" for reason, metrics in by_reason.items())
 
 
 @dataclass
@@ -139,8 +147,7 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
     ref_images = load_reference(reference) if reference is not None else None
     nets = load_networks(weights_dir, device)
     if nets.missing:
-        log.warning("eps evaluate: %s reported as NaN: %s", ", ".join(nets.missing),
-                    "; ".join(dict.fromkeys(nets.missing.values())))
+        log.warning("eps evaluate: warning: reported as NaN, %s", describe_missing(nets.missing))
     f_reference = (inception_features(nets.inception, ref_images, batch_size)
                    if ref_images is not None and nets.inception is not None else None)
     groups: dict[tuple, list[dict[str, Any]]] = {}
@@ -160,7 +167,7 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
                 "cost_ratio": seconds / sum(p["seconds_uncond"] for p in parts),
             })
     per_image = pd.concat([p["rows"] for parts in groups.values() for p in parts], ignore_index=True)
-    per_image["missing_reason"] = "; ".join(f"{m}: {r}" for m, r in nets.missing.items())
+    per_image["missing_reason"] = describe_missing(nets.missing)
     return Evaluation(per_image[PER_IMAGE_COLUMNS], pd.DataFrame(summary)[SUMMARY_COLUMNS], nets.missing)
 
 
