@@ -1,0 +1,129 @@
+"""Numerical specifications of the metric functions against independent references:
+scikit-image (PSNR, SSIM), an O(n^2) numpy loop and the Gaussian closed form (MMD), the Gaussian
+closed form of the CRPS, and the closed-form Fréchet distance between Gaussians."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import sqrtm
+from scipy.stats import norm
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from eps.metrics import crps_pixel, energy_score, frechet_distance, median_bandwidth, mmd_unbiased, psnr, ssim
+
+
+def _images(seed, shape=(4, 3, 32, 32)):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=g) * 2 - 1
+    y = (x + 0.2 * torch.randn(shape, generator=g)).clamp(-1, 1)
+    return x, y
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_psnr_ssim_match_scikit_image(channels):
+    x, y = _images(0, (3, channels, 32, 32))
+    got_psnr, got_ssim = psnr(y, x), ssim(y, x)
+    for i in range(x.shape[0]):
+        a, b = ((x[i] + 1) / 2).permute(1, 2, 0).double().numpy(), ((y[i] + 1) / 2).permute(1, 2, 0).double().numpy()
+        assert got_psnr[i].item() == pytest.approx(peak_signal_noise_ratio(a, b, data_range=1.0), abs=1e-3)
+        ref = structural_similarity(a, b, data_range=1.0, channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False)
+        assert got_ssim[i].item() == pytest.approx(ref, abs=1e-4)
+
+
+def _mmd_loop(x, y, h):
+    k = lambda a, b: math.exp(-np.sum((a - b) ** 2) / (2 * h * h))  # noqa: E731
+    m, n = len(x), len(y)
+    kxx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    kyy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    kxy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return kxx + kyy - 2 * kxy
+
+
+def test_mmd_matches_quadratic_loop_and_median_heuristic():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(17, 5, generator=g), torch.randn(23, 5, generator=g) + 0.3
+    xn, yn = x.double().numpy(), y.double().numpy()
+    assert mmd_unbiased(x, y, bandwidth=1.7) == pytest.approx(_mmd_loop(xn, yn, 1.7), rel=1e-10)
+    z = np.concatenate([xn, yn])
+    dists = [np.linalg.norm(z[i] - z[j]) for i in range(len(z)) for j in range(len(z)) if i != j]
+    h = median_bandwidth(x, y)
+    assert h == pytest.approx(float(np.median(dists)), rel=1e-10)
+    assert mmd_unbiased(x, y) == pytest.approx(_mmd_loop(xn, yn, h), rel=1e-10)
+
+
+def _gaussian_kernel_mean(m1, c1, m2, c2, h):
+    """E k(X, Y), X ~ N(m1, c1), Y ~ N(m2, c2) independent, k = exp(-|x-y|^2 / (2 h^2)):
+    det(I + (c1 + c2) / h^2)^(-1/2) exp(-1/2 d^T (c1 + c2 + h^2 I)^(-1) d), d = m1 - m2."""
+    s = c1 + c2
+    d = m1 - m2
+    eye = np.eye(len(d))
+    return np.linalg.det(eye + s / h**2) ** -0.5 * math.exp(-0.5 * d @ np.linalg.solve(s + h**2 * eye, d))
+
+
+def test_mmd_matches_gaussian_closed_form():
+    g = torch.Generator().manual_seed(2)
+    d, n, h = 3, 3000, 2.0
+    m1, m2 = np.zeros(d), np.array([0.5, -0.3, 0.2])
+    c1, c2 = np.diag([1.0, 0.5, 2.0]), np.diag([0.7, 1.0, 1.5])
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.tensor(np.sqrt(np.diag(c1))) + torch.tensor(m1)
+    y = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.tensor(np.sqrt(np.diag(c2))) + torch.tensor(m2)
+    exact = (_gaussian_kernel_mean(m1, c1, m1, c1, h) + _gaussian_kernel_mean(m2, c2, m2, c2, h)
+             - 2 * _gaussian_kernel_mean(m1, c1, m2, c2, h))
+    assert exact > 0.01
+    assert mmd_unbiased(x, y, bandwidth=h) == pytest.approx(exact, abs=0.003)
+
+
+def test_mmd_is_unbiased_hence_can_be_negative():
+    g = torch.Generator().manual_seed(3)
+    values = [mmd_unbiased(torch.randn(20, 4, generator=g), torch.randn(20, 4, generator=g)) for _ in range(200)]
+    assert min(values) < 0 < max(values)
+    assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(len(values))
+
+
+def test_crps_matches_gaussian_closed_form():
+    """CRPS(N(mu, s^2), x) = s [ z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi) ], z = (x - mu) / s."""
+    g = torch.Generator().manual_seed(4)
+    n, k, s = 64, 400, 0.2
+    mu = torch.rand(n, generator=g, dtype=torch.float64) * 0.6 - 0.3
+    x = mu + s * torch.randn(n, generator=g, dtype=torch.float64) * 1.5
+    samples = mu[:, None] + s * torch.randn(n, k, generator=g, dtype=torch.float64)
+    z = ((x - mu) / s).numpy()
+    exact = s * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / math.sqrt(math.pi))
+    # energy form on vectors with D = 1
+    got = energy_score(samples[..., None], x[:, None])
+    assert got.mean().item() == pytest.approx(exact.mean(), rel=0.01)
+    # pixel form: each measurement one 1x1x1 image; [0, 255] units are 127.5 x the [-1, 1] units
+    pix = crps_pixel(samples.view(n, k, 1, 1, 1), x.view(n, 1, 1, 1))
+    torch.testing.assert_close(pix, 127.5 * got)
+
+
+def test_crps_pixel_equals_energy_score_per_pixel_and_mae_for_one_sample():
+    x0, _ = _images(5, (3, 2, 4, 4))
+    samples = x0[:, None] + 0.3 * torch.randn(3, 5, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    per_pixel = energy_score(samples.flatten(2).transpose(1, 2)[..., None], x0.flatten(1)[..., None])
+    torch.testing.assert_close(crps_pixel(samples, x0), 127.5 * per_pixel.mean(-1))
+    one = samples[:, :1]
+    torch.testing.assert_close(crps_pixel(one, x0), 127.5 * (one[:, 0] - x0).abs().flatten(1).mean(1).double())
+
+
+def test_frechet_distance_matches_gaussian_closed_form():
+    g = torch.Generator().manual_seed(6)
+    d, n = 4, 100_000
+    a1 = torch.randn(d, d, generator=g, dtype=torch.float64) * 0.5
+    a2 = torch.randn(d, d, generator=g, dtype=torch.float64) * 0.5
+    m1, m2 = torch.zeros(d, dtype=torch.float64), torch.tensor([1.0, 0.0, -0.5, 0.2], dtype=torch.float64)
+    c1, c2 = (a1 @ a1.T + 0.5 * torch.eye(d)).numpy(), (a2 @ a2.T + 0.5 * torch.eye(d)).numpy()
+    f1 = m1 + torch.randn(n, d, generator=g, dtype=torch.float64) @ torch.tensor(np.linalg.cholesky(c1)).T
+    f2 = m2 + torch.randn(n, d, generator=g, dtype=torch.float64) @ torch.tensor(np.linalg.cholesky(c2)).T
+    exact = float((m1 - m2) @ (m1 - m2) + np.trace(c1 + c2 - 2 * sqrtm(c1 @ c2).real))
+    assert frechet_distance(f1, f2) == pytest.approx(exact, rel=0.03, abs=0.01)
+    assert frechet_distance(f1, f1) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_shapes_raise_one_clear_error():
+    with pytest.raises(ValueError, match="mmd_unbiased"):
+        mmd_unbiased(torch.zeros(1, 3), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="frechet_distance"):
+        frechet_distance(torch.zeros(5, 3), torch.zeros(5, 4))
