@@ -1,0 +1,77 @@
+"""``eps train``: train the unconditional prior, the EPS network or Palette on an EDM-layout zip.
+
+    eps train --kind prior --data data/embedded-16/train.zip --out weights/prior.pt --steps 600
+    eps train --kind eps --data ... --init weights/prior.pt --out weights/eps.pt        (fine-tune EPS)
+    torchrun --nproc_per_node 2 -m eps.training.cli --kind prior ...                      (data parallel)
+
+Re-running the same command after an interruption resumes from ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+from ..operators import TASKS
+from .trainer import TrainConfig, train
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="eps train", description=__doc__.split("\n\n")[0])
+    d = TrainConfig()
+    p.add_argument("--kind", required=True, choices=("prior", "eps", "palette"))
+    p.add_argument("--data", required=True, help="EDM-layout training zip")
+    p.add_argument("--out", required=True, help="checkpoint path (resumed if it exists)")
+    p.add_argument("--init", help="prior checkpoint to fine-tune the EPS network from")
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch", type=int, default=d.batch, help="global batch size")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lr-rampup", type=int, default=d.lr_rampup)
+    p.add_argument("--ema-halflife", type=float, default=d.ema_halflife, help="EMA half-life in steps")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--sigma-y", type=float, default=d.sigma_y, help="measurement noise (eps, palette)")
+    p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from {', '.join(TASKS)}")
+    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    p.add_argument("--model-channels", type=int, default=32)
+    p.add_argument("--channel-mult", type=_ints, default=[1, 2, 2])
+    p.add_argument("--num-blocks", type=int, default=1)
+    p.add_argument("--attn-resolutions", type=_ints, default=[8])
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--threads", type=int, help="torch intra-op threads")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = "cpu"
+    if distributed:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if torch.cuda.is_available():
+            device = f"cuda:{local_rank}"
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group("nccl" if device != "cpu" else "gloo")
+    elif torch.cuda.is_available():
+        device = "cuda"
+    cfg = TrainConfig(kind=a.kind, data=a.data, init=a.init, steps=a.steps, batch=a.batch, lr=a.lr,
+                      lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
+                      tasks=list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")],
+                      ckpt_every=a.ckpt_every, device=device,
+                      net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,
+                                                 num_blocks=a.num_blocks, attn_resolutions=a.attn_resolutions,
+                                                 dropout=a.dropout))
+    try:
+        train(cfg, a.out)
+    finally:
+        if distributed:
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

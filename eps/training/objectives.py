@@ -1,0 +1,75 @@
+"""What a training step feeds the network: ``(x_in, sigma, cond)`` for a batch of clean images ``x0``.
+
+All three objectives are the EDM denoising loss (Karras et al. 2022, eq. 2 with Table 1 "EDM" column)
+
+    L = E[ w(sigma) || D_theta(x_in; sigma, cond) - x0 ||^2 ],   ln sigma ~ N(P_mean, P_std^2),
+    w(sigma) = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2,   P_mean = -1.2, P_std = 1.2, sigma_data = 0.5
+
+and differ only in the network input (METHOD.md §3):
+
+    prior     x_in = x0 + sigma n                                        cond = none
+    eps       x_in = mu_star = x0 + Sigma_star^(1/2) xi (draw_pivot)     cond = condition(pivot)   (L_EPS)
+    palette   x_in = x0 + sigma n                                        cond = x_y(A, y)          (Palette)
+
+with one operator task per step drawn uniformly from ``tasks`` and ``B`` random operator instances of it
+(masks, kernels from ``make_operator(..., generator=g)``) and ``y = A x0 + sigma_y n'``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from ..nn.conditioning import eps_condition, palette_condition
+from ..operators import make_operator
+from ..posterior import Pivot, draw_pivot
+from ..rng import randn_like
+
+Tensor = torch.Tensor
+KINDS = ("prior", "eps", "palette")
+P_MEAN, P_STD, SIGMA_DATA = -1.2, 1.2, 0.5  # Karras et al. 2022, Table 1
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown training kind {kind!r}; valid: {', '.join(KINDS)}")
+    return kind
+
+
+def sample_sigma(n: int, generator: torch.Generator, dtype=torch.float32) -> Tensor:
+    """``sigma = exp(P_mean + P_std z)``, ``z ~ N(0, 1)``, shape ``(n,)``."""
+    return torch.exp(P_MEAN + P_STD * torch.randn(n, generator=generator, dtype=dtype))
+
+
+def edm_weight(sigma: Tensor) -> Tensor:
+    """``w(sigma) = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2``."""
+    return (sigma**2 + SIGMA_DATA**2) / (sigma * SIGMA_DATA) ** 2
+
+
+def draw_measurement(x0: Tensor, tasks: Sequence[str], sigma_y: float, generator: torch.Generator):
+    """A task drawn uniformly, ``B`` random operator instances of it and ``y = A x0 + sigma_y n``."""
+    task = tasks[int(torch.randint(len(tasks), (1,), generator=generator))]
+    op = make_operator(task, tuple(x0.shape[1:]), x0.shape[0], generator).to(dtype=x0.dtype)
+    return op, op.measure(x0, sigma_y, generator)
+
+
+def network_inputs(kind: str, x0: Tensor, generator: torch.Generator, sigma_y: float = 0.05,
+                   tasks: Sequence[str] = (), condition: Callable[[Pivot], Tensor] = eps_condition):
+    """``(x_in, sigma, cond)`` for clean images ``x0``; every random draw comes from ``generator``."""
+    sigma = sample_sigma(x0.shape[0], generator, x0.dtype)
+    if check_kind(kind) == "prior":
+        return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, None
+    op, y = draw_measurement(x0, tasks, sigma_y, generator)
+    if kind == "eps":
+        pivot = draw_pivot(op, x0, y, sigma, sigma_y, generator)
+        return pivot.mu_star, sigma, condition(pivot)
+    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, palette_condition(op, y, sigma_y)
+
+
+def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None) -> Tensor:
+    """``mean_b w(sigma_b) mean_pixels (D(x_in_b) - x0_b)^2``."""
+    D = net(x_in, sigma, cond)
+    return (edm_weight(sigma) * ((D - x0) ** 2).flatten(1).mean(1)).mean()
+
+
+__all__ = ["KINDS", "check_kind", "sample_sigma", "edm_weight", "draw_measurement", "network_inputs", "denoising_loss"]

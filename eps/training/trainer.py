@@ -1,0 +1,203 @@
+"""A resumable training run on disk: ``out`` is the checkpoint, ``<out stem>.log.csv`` the loss log.
+
+A checkpoint (``torch.load(weights_only=True)``-loadable plain dict, written atomically) holds
+
+    format, kind, net (UNetConfig), config (TrainConfig), model, ema, optimizer, step,
+    rng = {generator: the run's draws, torch: global CPU RNG (dropout), cuda: per-device RNG states}
+
+If ``out`` exists the run resumes from it: the config must equal the saved one except ``steps``,
+``ckpt_every`` and ``device``, otherwise one ``ValueError`` names the file and the differing keys and nothing is
+written. Resuming replays the exact sequence of the uninterrupted run (tested bitwise).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ..data import read_image_zip
+from ..nn.checkpoint import TRAIN_FORMAT, atomic_save, build_network, load_network, network_from_state, read_checkpoint
+from ..nn.unet import UNetConfig
+from ..operators import TASKS, check_task
+from .loop import TrainState, new_state, run_steps, world
+from .objectives import check_kind
+
+LOG_COLUMNS = ("step", "loss", "lr", "images_per_sec", "seconds")
+RESUMABLE_CHANGES = ("steps", "ckpt_every", "device")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. ``net`` holds :class:`UNetConfig` fields (resolution and channels come from the data)."""
+
+    kind: str = "prior"
+    data: str = ""
+    init: str | None = None  # prior checkpoint to fine-tune from (kind "eps")
+    steps: int = 1000
+    batch: int = 32
+    lr: float = 1e-3
+    lr_rampup: int = 100
+    ema_halflife: float = 50.0  # in steps
+    seed: int = 0
+    sigma_y: float = 0.05
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    ckpt_every: int = 200
+    device: str = "cpu"
+    net: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_kind(self.kind)
+        self.tasks = [check_task(t) for t in self.tasks]
+        if self.init is not None and self.kind != "eps":
+            raise ValueError(f"--init (fine-tuning) is for kind 'eps', not {self.kind!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training config key(s) {sorted(unknown)}")
+        return cls(**d)
+
+
+def cond_channels(kind: str, channels: int) -> int:
+    """EPS: measurement image + certainty map; Palette: measurement image; prior: none."""
+    return {"prior": 0, "eps": 2 * channels, "palette": channels}[kind]
+
+
+def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
+    """The network of ``cfg``; for fine-tuning, the prior's architecture and EMA weights plus zero ``cond_conv``."""
+    C, H, W = image_shape
+    if H != W:
+        raise ValueError(f"training images must be square, got {H}x{W}")
+    if cfg.init is None:
+        net_cfg = UNetConfig.from_dict({**cfg.net, "img_resolution": H, "in_channels": C, "out_channels": C,
+                                        "cond_channels": cond_channels(cfg.kind, C)})
+        return build_network(net_cfg)
+    prior = load_network(cfg.init)
+    pc = prior.model.config
+    if (pc.in_channels, pc.img_resolution) != (C, H):
+        raise ValueError(f"--init {cfg.init} is a {pc.in_channels}x{pc.img_resolution}px network; data is {C}x{H}px")
+    net = build_network(UNetConfig.from_dict({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)}))
+    missing, unexpected = net.load_state_dict(prior.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("model.cond_conv.") for k in missing), (missing, unexpected)
+    return net.requires_grad_(True)
+
+
+def log_path(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.stem + ".log.csv")
+
+
+def save_checkpoint(state: TrainState, cfg: TrainConfig, out: Path) -> None:
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    atomic_save({"format": TRAIN_FORMAT, "kind": cfg.kind, "net": state.net.model.config.to_dict(),
+                 "config": asdict(cfg), "model": state.net.state_dict(), "ema": state.ema.state_dict(),
+                 "optimizer": state.optimizer.state_dict(), "step": state.step,
+                 "rng": {"generator": state.generator.get_state(), "torch": torch.get_rng_state(), "cuda": cuda}}, out)
+
+
+def resume_state(cfg: TrainConfig, out: Path) -> TrainState:
+    """The state saved in ``out``; a mismatch or a damaged file is one error naming it (nothing is written)."""
+    saved = read_checkpoint(out, (TRAIN_FORMAT,))
+    try:
+        old = asdict(TrainConfig.from_dict(saved["config"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {out}: unreadable training config: {err}") from err
+    new = asdict(cfg)
+    differ = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
+    if differ:
+        raise ValueError(f"checkpoint {out} was written by a different run: {', '.join(f'{k}={old.get(k)!r} (now {new[k]!r})' for k in differ)}; "
+                         f"use a new --out or the same settings")
+    net = network_from_state(saved, "model", out)
+    state = new_state(net, cfg.lr, cfg.seed)
+    try:
+        state.ema.load_state_dict(saved["ema"])
+        state.optimizer.load_state_dict(saved["optimizer"])
+        state.generator.set_state(saved["rng"]["generator"])
+        torch.set_rng_state(saved["rng"]["torch"])
+        if saved["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+        state.step = int(saved["step"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {out}: damaged training state: {err}") from err
+    return state
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Keep the log rows up to ``step`` (rows of an interrupted run past its last checkpoint are dropped)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
+          callback: Callable[[int], None] | None = None) -> TrainState:
+    """Run (or resume) ``cfg`` writing checkpoints to ``out``; ``callback(step)`` runs after every step."""
+    out = Path(out)
+    rank, world_size = world()
+    torch.manual_seed(cfg.seed)
+    if images is None:
+        images = read_image_zip(cfg.data)[0]
+    if out.exists():
+        state = resume_state(cfg, out)
+    else:
+        state = new_state(build_model(cfg, tuple(images.shape[1:])), cfg.lr, cfg.seed)
+    state.net.to(cfg.device)
+    state.ema.to(cfg.device)
+    for s in state.optimizer.state.values():  # Adam moments follow the parameters
+        for k, v in s.items():
+            if torch.is_tensor(v) and k != "step":
+                s[k] = v.to(cfg.device)
+    log = log_path(out)
+    if rank == 0:
+        _truncate_log(log, state.step)
+    start_step, start_time = state.step, time.perf_counter()
+    bar = tqdm(total=cfg.steps, initial=state.step, disable=rank != 0, desc=f"train {cfg.kind}", unit="step")
+
+    def on_step(state: TrainState, loss: float) -> None:
+        seconds = time.perf_counter() - start_time
+        ips = (state.step - start_step) * cfg.batch / seconds
+        if rank == 0:
+            new = not log.exists()
+            with open(log, "a", newline="") as f:
+                writer = csv.writer(f)
+                if new:
+                    writer.writerow(LOG_COLUMNS)
+                writer.writerow([state.step, f"{loss:.6g}", f"{state.optimizer.param_groups[0]['lr']:.6g}",
+                                 f"{ips:.2f}", f"{seconds:.2f}"])
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
+            if state.step % cfg.ckpt_every == 0 or state.step == cfg.steps:
+                save_checkpoint(state, cfg, out)
+        if world_size > 1 and (state.step % cfg.ckpt_every == 0 or state.step == cfg.steps):
+            dist.barrier()
+        if callback is not None:
+            callback(state.step)
+
+    run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
+              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.tasks, device=cfg.device, on_step=on_step)
+    bar.close()
+    if rank == 0 and state.step > start_step:
+        seconds = time.perf_counter() - start_time
+        print(f"trained {cfg.kind} to step {state.step}: {(state.step - start_step) * cfg.batch / seconds:.1f} "
+              f"images/s (global batch {cfg.batch}, {world_size} process(es), {cfg.device}, "
+              f"{torch.get_num_threads()} threads); checkpoint {out}, log {log}")
+    return state
+
+
+__all__ = ["TrainConfig", "train", "build_model", "save_checkpoint", "resume_state", "log_path", "cond_channels"]
