@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("eps.metrics.evaluate:main", "score sample shards: per-image and summary metric CSVs"),
     "download-weights": ("eps.metrics.weights:main", "fetch the metric networks' weights (sha256-verified)"),
     "sample": ("eps.image_bench:main", "one shard of the image benchmark: measure test images, draw K posterior samples"),
+    "report": ("eps.report:main", "summary tables (CSV, Markdown, LaTeX), figures and the exact-posterior table"),
 }
 
 

@@ -151,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    from .data import load_images
+    from .data import read_image_zip
     from .nn.prior import load_prior
 
     device = torch.device(a.device)
     method = get_method(a.method, **_json(a.options, "--options"))
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
-    x0 = load_images(a.data, a.start, a.count).to(device)
+    x0 = read_image_zip(a.data)[0][a.start : a.start + a.count].to(device)
     if x0.shape[0] != a.count:
         raise ValueError(f"{a.data}: asked for images {a.start}..{a.start + a.count - 1}, got {x0.shape[0]}")
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,

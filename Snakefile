@@ -1,0 +1,36 @@
+"""EPS benchmark — the DAG is the paper.
+
+    snakemake --cores all                                   # embedded default: offline, CPU, <= 15 min
+    snakemake --cores all --configfile config/paper.yaml    # FFHQ-64 + ImageNet-64 (GPU; see the profiles)
+    snakemake --profile workflow/profiles/slurm --configfile config/paper.yaml
+
+Stages (workflow/rules/): data -> weights -> train -> sample (method x task x NFE x seed x shard) ->
+evaluate -> report, plus the exact-posterior benchmark (gmm). Every rule calls the `eps` command line and
+holds no math. A --configfile replaces config/default.yaml instead of being merged into it.
+"""
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+if not workflow.config_settings.configfiles:
+    configfile: "config/default.yaml"
+
+
+validate(config, "config/schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/weights.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/gmm.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.report.output,
+        NOTEBOOK,

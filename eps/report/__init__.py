@@ -1,0 +1,79 @@
+"""``eps report``: the summary table (CSV, Markdown, LaTeX), the figures and the exact-posterior table.
+
+    eps report --summaries results/x/metrics/*/*/*.summary.csv --gmm results/x/gmm/*.csv \\
+               --shards <one shard per table cell, for the grids> --out results/x/report
+
+Writes into ``--out``: ``summary.csv`` (exactly the published table's columns plus ``sec_per_image,
+cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per dataset, best in bold, published value
+in parentheses where the dataset matches), ``comparison.csv`` (each metric next to ``<metric>_paper``),
+``tasks.csv`` (the task parameters and sigma_y read from the shards), ``nfe_convergence.png``,
+``cost.png``, ``qualitative/<dataset>-<task>.png``, and with ``--gmm`` ``gmm.csv`` and ``gmm.png``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..provenance import atomic_write_text
+from . import figures
+from .tables import latex, load_reference, markdown, summary_table, with_reference
+
+# Shard meta keys that are not task parameters.
+RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count"}
+
+
+def task_parameters(shards: list[dict]) -> pd.DataFrame:
+    """One row per (dataset, task): sigma_y and the operator parameters recorded in the shards' meta."""
+    rows = {(s["meta"]["dataset"], s["meta"]["task"]): {k: v for k, v in s["meta"].items()
+                                                        if k not in RUN_KEYS - {"dataset", "task"}}
+            for s in shards}
+    table = pd.DataFrame(list(rows.values()))
+    params = [c for c in table.columns if c not in ("dataset", "task")]
+    table["parameters"] = table[params].apply(
+        lambda r: ", ".join(f"{k}={v}" for k, v in r.items() if pd.notna(v) and k != "sigma_y"), axis=1)
+    return table[["dataset", "task", "sigma_y", "parameters"]]
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="eps report", description=__doc__.split("\n\n")[0])
+    p.add_argument("--summaries", nargs="+", required=True, help="summary CSVs of eps evaluate")
+    p.add_argument("--shards", nargs="+", required=True, help="sample shards shown in the qualitative grids")
+    p.add_argument("--gmm", nargs="*", default=[], help="CSVs of eps gmm-bench")
+    p.add_argument("--reference", default="results/reference/paper_table_64px.csv")
+    p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv")
+    p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
+    p.add_argument("--grid-images", type=int, default=4)
+    p.add_argument("--out", required=True, type=Path)
+    a = p.parse_args(argv)
+
+    order = [m for m in a.methods.split(",") if m] or None
+    table = summary_table([pd.read_csv(f) for f in a.summaries], order)
+    shards = [torch.load(f, map_location="cpu", weights_only=True) for f in a.shards]
+    tasks = task_parameters(shards)
+    notes = "Tasks: " + "; ".join(f"{r.dataset}/{r.task} ({r.parameters}, sigma_y={r.sigma_y})"
+                                  for r in tasks.itertuples()) + "."
+    compared = with_reference(table, load_reference(a.reference))
+
+    write_csv(table, a.out / "summary.csv")
+    write_csv(compared, a.out / "comparison.csv")
+    write_csv(tasks, a.out / "tasks.csv")
+    atomic_write_text(a.out / "summary.md", markdown(compared, notes))
+    atomic_write_text(a.out / "summary.tex", latex(compared, notes))
+    figures.nfe_convergence(table, a.out / "nfe_convergence.png")
+    figures.cost(table, pd.read_csv(a.runtime_reference), a.out / "cost.png")
+    for (dataset, task), group in pd.DataFrame([s["meta"] for s in shards]).groupby(["dataset", "task"], sort=False):
+        figures.qualitative([shards[i] for i in group.index], a.out / "qualitative" / f"{dataset}-{task}.png",
+                            a.grid_images)
+    if a.gmm:
+        gmm = pd.concat([pd.read_csv(f) for f in a.gmm], ignore_index=True)
+        write_csv(gmm, a.out / "gmm.csv")
+        figures.gmm_ratio(gmm, a.out / "gmm.png")
+    print(f"{a.out}: summary of {len(table)} rows, {len(shards)} shards in the grids, {len(a.gmm)} gmm tables")
+    return 0

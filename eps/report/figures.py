@@ -1,0 +1,92 @@
+"""Figures of the report: NFE convergence, cost, the exact-posterior benchmark and qualitative grids.
+
+Every function takes a tidy frame (or shard dicts) and a path, draws with seaborn/matplotlib, and writes
+the image atomically.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+def save(fig, path) -> None:
+    """Write ``fig`` through a temporary file and ``os.replace``, then close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        plt.close(fig)
+
+
+def nfe_convergence(table: pd.DataFrame, path, metrics=("crps_pix", "psnr")) -> None:
+    """Each metric against NFE (log axis), one panel per task and metric, one line per method."""
+    tidy = table.melt(id_vars=["dataset", "task", "method", "nfe"], value_vars=list(metrics), var_name="metric")
+    grid = sns.relplot(tidy.dropna(subset=["value"]), x="nfe", y="value", hue="method", style="dataset",
+                       row="metric", col="task", kind="line", marker="o", height=2.4, aspect=1.1,
+                       facet_kws={"sharey": "row"})
+    grid.set(xscale="log")
+    save(grid.figure, path)
+
+
+def cost(table: pd.DataFrame, runtime_reference: pd.DataFrame, path) -> None:
+    """Seconds per generated image and the ratio to the unconditional sampler at the same NFE, with the
+    published ratios (``paper_runtime_imagenet64.csv``) alongside."""
+    ours = table.assign(label=table["method"] + "@" + table["nfe"].astype(str), source="this run")
+    paper = runtime_reference.rename(columns={"ratio_to_unconditional_edm": "cost_ratio",
+                                              "seconds_per_image": "sec_per_image"})
+    paper = paper.assign(label=paper["method"].str.lower() + "@" + paper["nfe"].astype(str),
+                         source=f"published ({', '.join(paper['gpu'].unique())})")
+    both = pd.concat([ours, paper], ignore_index=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.35 * both["label"].nunique() + 1.5))
+    for ax, column in zip(axes, ("sec_per_image", "cost_ratio")):
+        sns.barplot(both, y="label", x=column, hue="source", ax=ax, errorbar=None)
+    axes[1].axvline(1.0, color="k", lw=0.8)
+    save(fig, path)
+
+
+def gmm_ratio(gmm: pd.DataFrame, path) -> None:
+    """Sliced Wasserstein distance to exact posterior samples over its noise floor (1 = exact), per task."""
+    gmm = gmm.assign(sw_over_floor=gmm["sw"] / gmm["sw_floor"], label=gmm["method"] + "@" + gmm["nfe"].astype(str))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    sns.barplot(gmm, x="task", y="sw_over_floor", hue="label", ax=ax)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set(yscale="log", ylabel="sw / sw_floor")
+    save(fig, path)
+
+
+def _to_image(x: torch.Tensor, size) -> torch.Tensor:
+    """A (C, h, w) tensor in [-1, 1] as an (H, W, C) array in [0, 1] (nearest up-sampling to ``size``)."""
+    x = F.interpolate(x[None].float(), size=size, mode="nearest")[0] if x.shape[-2:] != size else x.float()
+    return ((x.clamp(-1, 1) + 1) / 2).permute(1, 2, 0)
+
+
+def qualitative(shards: list[dict], path, num_images: int = 4) -> None:
+    """Rows: test images. Columns: the measurement, the first posterior sample of each shard, ground truth."""
+    first = shards[0]
+    n, size = min(num_images, first["x0"].shape[0]), tuple(first["x0"].shape[-2:])
+    columns = [("measurement", first["y"])]
+    columns += [(f"{s['meta']['method']}@{s['meta']['nfe']}", s["samples"][:, 0]) for s in shards]
+    columns += [("ground truth", first["x0"])]
+    fig, axes = plt.subplots(n, len(columns), figsize=(1.3 * len(columns), 1.3 * n + 0.4), squeeze=False)
+    for j, (title, images) in enumerate(columns):
+        axes[0, j].set_title(title, fontsize=7)
+        for i in range(n):
+            axes[i, j].imshow(_to_image(images[i], size).numpy())
+            axes[i, j].axis("off")
+    fig.suptitle(f"{first['meta']['dataset']} · {first['meta']['task']}", fontsize=9)
+    save(fig, path)

@@ -1,0 +1,83 @@
+"""The summary table in the paper's layout (task x method, best in bold), next to the published numbers.
+
+Columns are those of ``results/reference/paper_table_64px.csv`` plus ``sec_per_image`` and ``cost_ratio``.
+The published table names methods for display (``DPS``, ``EPS-posterior-mean`` at 1 NFE); they are matched
+to the registry names (``dps``, ``eps`` at 1 NFE) on ``(dataset, task, method, nfe)``.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+KEYS = ["dataset", "task", "method", "nfe"]
+METRICS = ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"]
+COST = ["sec_per_image", "cost_ratio"]
+COLUMNS = KEYS + METRICS + COST
+HIGHER_IS_BETTER = {"psnr", "ssim"}
+FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "lpips": "{:.4f}", "fid": "{:.2f}", "sec_per_image": "{:.3g}",
+           "cost_ratio": "{:.3f}"}  # everything else: 3 significant digits
+
+
+def summary_table(frames: list[pd.DataFrame], order: list[str] | None = None) -> pd.DataFrame:
+    """Concatenate per-cell summaries into the table's columns, rows sorted by dataset, task, method, NFE.
+
+    ``order`` fixes the method order (default: alphabetical); metrics a summary lacks are NaN.
+    """
+    table = pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
+    methods = order or sorted(table["method"].unique())
+    table["method"] = pd.Categorical(table["method"], categories=list(dict.fromkeys(methods)), ordered=True)
+    table = table.sort_values(KEYS, kind="stable").reset_index(drop=True)
+    table["method"] = table["method"].astype(str)
+    return table
+
+
+def load_reference(path) -> pd.DataFrame:
+    """The published table with registry method names (``EPS-posterior-mean`` is ``eps`` at 1 NFE)."""
+    ref = pd.read_csv(path)
+    ref["method"] = ref["method"].str.lower().replace({"eps-posterior-mean": "eps"})
+    return ref.reindex(columns=KEYS + METRICS)
+
+
+def with_reference(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``<metric>_paper`` column per metric (NaN where the published table has no such row)."""
+    paper = reference.rename(columns={m: f"{m}_paper" for m in METRICS})
+    return table.merge(paper, on=KEYS, how="left")
+
+
+def _fmt(column: str, value) -> str:
+    if pd.isna(value):
+        return "–"
+    return FORMATS.get(column, "{:.3g}").format(value)
+
+
+def formatted(table: pd.DataFrame, markup: str) -> pd.DataFrame:
+    """Strings for display: the best value of each metric within a (dataset, task) in bold, the published
+    value in parentheses where there is one. ``markup`` is ``"md"`` or ``"tex"``."""
+    bold = "**{}**" if markup == "md" else "\\textbf{{{}}}"
+    out = table[KEYS].astype(str)
+    if markup == "tex":
+        out = out.apply(lambda col: col.str.replace("_", "\\_"))
+    for m in METRICS + COST:
+        best = table.groupby(["dataset", "task"])[m].transform("max" if m in HIGHER_IS_BETTER else "min")
+        cells = [bold.format(_fmt(m, v)) if m in METRICS and v == b else _fmt(m, v)
+                 for v, b in zip(table[m], best)]
+        if f"{m}_paper" in table:
+            cells = [c if pd.isna(p) else f"{c} ({_fmt(m, p)})" for c, p in zip(cells, table[f"{m}_paper"])]
+        out[m] = cells
+    return out
+
+
+def markdown(table: pd.DataFrame, notes: str) -> str:
+    """One Markdown table per dataset, followed by ``notes`` (task parameters, sigma_y)."""
+    parts = []
+    for dataset, rows in formatted(table, "md").groupby("dataset", sort=False):
+        parts.append(f"### {dataset}\n\n" + rows.drop(columns="dataset").to_markdown(index=False))
+    return "\n\n".join(parts) + f"\n\nBold: best per task. (Published value in parentheses.) {notes}\n"
+
+
+def latex(table: pd.DataFrame, notes: str) -> str:
+    """One ``tabular`` per dataset with the same cells as :func:`markdown`."""
+    parts = []
+    for dataset, rows in formatted(table, "tex").groupby("dataset", sort=False):
+        body = rows.drop(columns="dataset").to_latex(index=False, escape=False)
+        parts.append(f"% {dataset}\n{body}")
+    return "\n".join(parts) + "% " + notes.replace("_", "\\_") + "\n"

@@ -1,0 +1,93 @@
+"""Names, paths and command-line pieces shared by the rules. No math lives here."""
+import json
+import math
+import os
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from eps.methods import available_methods
+from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
+from eps.operators import TASKS
+
+OUT = config["out"]
+DATA = config["data_dir"]
+WEIGHTS_DIR = config["weights_dir"]
+SAMPLE = config["sample"]
+NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
+
+# Methods that sample with their own trained network, and the training kind that produces it.
+TRAINED = {"eps": "eps", "palette": "palette"}
+
+# Every job: the commands of this environment, and the configured number of torch threads.
+shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
+             f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
+
+_unknown = (set(config["methods"]) | {m.split("@")[0] for m in config["gmm"]["methods"]}) - set(available_methods())
+if _unknown:
+    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; registered methods: {', '.join(available_methods())}")
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_-]+",
+    task="|".join(TASKS),
+    method="[a-z][a-z0-9_]*",
+    nfe=r"\d+",
+    seed=r"\d+",
+    shard=r"\d+",
+    kind="eps|palette",
+
+
+def as_json(value) -> str:
+    """A config value as one shell-quoted JSON argument."""
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def num_shards(dataset: str) -> int:
+    return math.ceil(config["datasets"][dataset]["num_test"] / SAMPLE["shard_size"])
+
+
+def shard_range(dataset: str, shard: int) -> tuple[int, int]:
+    """``(start, count)`` of test images in shard ``shard``."""
+    start = int(shard) * SAMPLE["shard_size"]
+    return start, min(SAMPLE["shard_size"], config["datasets"][dataset]["num_test"] - start)
+
+
+def runs():
+    """Every (dataset, task, method, nfe) cell of the results table."""
+    return [(d, t, m, n) for d in config["datasets"] for t in config["tasks"]
+            for m, spec in config["methods"].items() for n in spec["nfe"]]
+
+
+def shard_path(dataset, task, method, nfe, seed, shard) -> str:
+    return f"{OUT}/samples/{dataset}/{task}/{method}/nfe{nfe}/seed{seed}/shard{shard}.pt"
+
+
+def shards_of(dataset, task, method, nfe) -> list[str]:
+    return [shard_path(dataset, task, method, nfe, seed, k) for seed in SAMPLE["seeds"]
+            for k in range(num_shards(dataset))]
+
+
+def summary_path(dataset, task, method, nfe) -> str:
+    return f"{OUT}/metrics/{dataset}/{task}/{method}-nfe{nfe}.summary.csv"
+
+
+def prior_checkpoint(dataset: str) -> str:
+    """The backbone: the published checkpoint when the dataset names one, else the one trained here."""
+    published = config["datasets"][dataset].get("checkpoint")
+    return f"{WEIGHTS_DIR}/{download_name(published)}" if published else f"{OUT}/models/{dataset}/prior.pt"
+
+
+def download_name(entry: dict) -> str:
+    return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
+
+
+def downloads() -> dict[str, dict]:
+    """File name under weights_dir -> {url, sha256} for every published checkpoint the config names."""
+    return {download_name(ds["checkpoint"]): ds["checkpoint"] for ds in config["datasets"].values()
+            if "checkpoint" in ds}
+
+
+def task_tag(task: str) -> str:
+    """Task parameters as a compact, human-readable string for logs (the shards carry them in meta)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(config["tasks"][task].items()))

@@ -1,0 +1,19 @@
+"""Exact-posterior benchmark (METHOD.md §4): every configured method on an analytic GMM prior, one job per task."""
+
+GMM = config["gmm"]
+
+
+rule gmm_bench:
+    output:
+        f"{OUT}/gmm/{{task}}.csv",
+    params:
+        methods=",".join(GMM["methods"]),
+        seeds=",".join(map(str, GMM["seeds"])),
+        nfe=",".join(map(str, GMM["nfe"])),
+        shape=",".join(map(str, GMM["shape"])),
+    log:
+        f"{OUT}/logs/gmm/{{task}}.log",
+    shell:
+        "eps gmm-bench --methods {params.methods} --tasks {wildcards.task} --seeds {params.seeds} "
+        "--nfe {params.nfe} --num-samples {GMM[num_samples]} --shape {params.shape} --sigma-y {GMM[sigma_y]} "
+        "--interpolant {GMM[interpolant]} --threads {config[threads]} --out {output} > {log} 2>&1"

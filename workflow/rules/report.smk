@@ -1,0 +1,53 @@
+"""Report stage: tables and figures from every evaluated cell, the exact-posterior table, the notebook."""
+
+REPORT = f"{OUT}/report"
+ORDER = ",".join(config["methods"])
+
+
+def grid_shards() -> list[str]:
+    """Seed 0, shard 0 of every cell: the images of the qualitative grids."""
+    return [shard_path(d, t, m, n, SAMPLE["seeds"][0], 0) for d, t, m, n in runs()]
+
+
+rule report:
+    input:
+        summaries=[summary_path(*cell) for cell in runs()],
+        shards=grid_shards(),
+        gmm=[f"{OUT}/gmm/{task}.csv" for task in GMM["tasks"]],
+        reference="results/reference/paper_table_64px.csv",
+        runtime="results/reference/paper_runtime_imagenet64.csv",
+    output:
+        summary=report(f"{REPORT}/summary.csv", category="Tables"),
+        comparison=report(f"{REPORT}/comparison.csv", category="Tables"),
+        tasks=report(f"{REPORT}/tasks.csv", category="Tables"),
+        markdown=f"{REPORT}/summary.md",
+        latex=f"{REPORT}/summary.tex",
+        gmm=report(f"{REPORT}/gmm.csv", category="Exact posterior"),
+        gmm_figure=report(f"{REPORT}/gmm.png", category="Exact posterior",
+                          caption="../report/gmm.rst"),
+        convergence=report(f"{REPORT}/nfe_convergence.png", category="Figures",
+                           caption="../report/nfe_convergence.rst"),
+        cost=report(f"{REPORT}/cost.png", category="Figures", caption="../report/cost.rst"),
+        grids=report([f"{REPORT}/qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]],
+                     category="Qualitative"),
+    log:
+        f"{OUT}/logs/report.log",
+    shell:
+        "eps report --summaries {input.summaries} --shards {input.shards} --gmm {input.gmm} "
+        "--reference {input.reference} --runtime-reference {input.runtime} --methods {ORDER} "
+        "--grid-images {config[report][grid_images]} --out {REPORT} > {log} 2>&1"
+
+
+rule notebook:
+    """The exploration notebook executed headless (papermill) on this run's results."""
+    input:
+        notebook="notebooks/explore_results.ipynb",
+        summary=f"{REPORT}/summary.csv",
+        gmm=f"{REPORT}/gmm.csv",
+    output:
+        NOTEBOOK,
+    log:
+        f"{OUT}/logs/notebook.log",
+    shell:
+        "tmp={output}.part.ipynb; trap 'rm -f $tmp' EXIT; "
+        "papermill {input.notebook} $tmp -p results_dir {OUT} --kernel python3 > {log} 2>&1 && mv $tmp {output}"

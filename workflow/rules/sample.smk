@@ -1,0 +1,31 @@
+"""Sample stage: one job per (dataset, task, method, NFE, seed, shard of test images) -> one shard file."""
+
+
+def method_net(w):
+    kind = TRAINED.get(w.method)
+    return {f"{kind}_net": f"{OUT}/models/{w.dataset}/{kind}-{w.task}.pt"} if kind else {}
+
+
+rule sample:
+    input:
+        unpack(method_net),
+        data=f"{DATA}/{{dataset}}/test.zip",
+        prior=lambda w: prior_checkpoint(w.dataset),
+    output:
+        shard_path("{dataset}", "{task}", "{method}", "{nfe}", "{seed}", "{shard}"),
+    params:
+        net=lambda w, input: " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items() if k.endswith("_net")),
+        start=lambda w: shard_range(w.dataset, w.shard)[0],
+        size=lambda w: shard_range(w.dataset, w.shard)[1],
+        task=lambda w: as_json(config["tasks"][w.task]),
+        options=lambda w: as_json(config["methods"][w.method].get("options", {})),
+    resources:
+        gpu=1 if config["device"] == "cuda" else 0,
+    log:
+        f"{OUT}/logs/sample/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}-seed{{seed}}-shard{{shard}}.log",
+    shell:
+        "eps sample --data {input.data} --prior {input.prior} {params.net} --dataset {wildcards.dataset} "
+        "--task {wildcards.task} --task-params {params.task} --method {wildcards.method} "
+        "--options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} --start {params.start} "
+        "--count {params.size} --num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} "
+        "--batch-size {SAMPLE[batch_size]} --device {config[device]} --out {output} > {log} 2>&1"
