@@ -12,8 +12,8 @@ and ``cost_ratio = sum(seconds) / sum(seconds_uncond)`` (the method against the 
 sampler at the same NFE, timed by the sampling stage in the same process). ``nfe`` is the shard's
 ``nfe`` (forward passes per sample as the method counts them).
 
-A metric whose network weights are absent offline is NaN, named in the per-image ``missing_reason``
-column and in the provenance record's ``missing`` field, and announced by one warning line.
+A metric whose network weights are absent offline (or LPIPS on images under 31 px) is NaN, named in
+the per-image ``missing_reason`` column and in the provenance record's ``missing`` field, and announced by one warning line.
 Each CSV gets a provenance record next to it (``<csv>.provenance.json``).
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from eps.metrics.crps import crps_pixel, energy_score
 from eps.metrics.frechet import frechet_distance
 from eps.metrics.inception import inception_features, load_inception
 from eps.metrics.mmd import mmd_unbiased
-from eps.metrics.perceptual import load_lpips, lpips_distance
+from eps.metrics.perceptual import LPIPS_MIN_SIZE, load_lpips, lpips_distance
 from eps.metrics.pixel import psnr, ssim
 from eps.metrics.shards import load_reference, load_shard
 from eps.metrics.weights import WeightsMissing
@@ -146,6 +146,10 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
     loaded = [(Path(path), load_shard(path)) for path in shards]  # every input is checked before any work
     ref_images = load_reference(reference) if reference is not None else None
     nets = load_networks(weights_dir, device)
+    smallest = min(min(shard["x0"].shape[-2:]) for _, shard in loaded)
+    if smallest < LPIPS_MIN_SIZE:
+        nets.lpips = None
+        nets.missing["lpips"] = f"LPIPS-Alex needs images of at least {LPIPS_MIN_SIZE} px, got {smallest} px"
     if nets.missing:
         log.warning("eps evaluate: warning: reported as NaN, %s", describe_missing(nets.missing))
     f_reference = (inception_features(nets.inception, ref_images, batch_size)

@@ -19,6 +19,10 @@ from eps.metrics.weights import find_weights
 
 Tensor = torch.Tensor
 
+# AlexNet's 11x11/4 conv and the two 3x3/2 max-pools before conv3 leave no pixel below 31 px:
+# 31 -> 7 -> 3 -> 3 -> 1. Smaller images have no LPIPS-Alex.
+LPIPS_MIN_SIZE = 31
+
 
 def load_lpips(weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> lpips.LPIPS:
     """LPIPS-Alex v0.1 in eval mode on ``device``; ``WeightsMissing`` if the AlexNet checkpoint is absent,
@@ -49,7 +53,9 @@ def load_lpips(weights_dir: str | os.PathLike | None = None, device: str | torch
 
 @torch.no_grad()
 def lpips_distance(model: lpips.LPIPS, x: Tensor, y: Tensor) -> Tensor:
-    """Per-image LPIPS between ``(B, C, H, W)`` batches in [-1, 1] -> ``(B,)``."""
+    """Per-image LPIPS between ``(B, C, H, W)`` batches in [-1, 1] -> ``(B,)``; H, W >= ``LPIPS_MIN_SIZE``."""
+    if min(x.shape[-2:]) < LPIPS_MIN_SIZE:
+        raise ValueError(f"LPIPS-Alex needs images of at least {LPIPS_MIN_SIZE} px, got {tuple(x.shape[-2:])}")
     if x.shape[1] == 1:
         x, y = x.expand(-1, 3, -1, -1), y.expand(-1, 3, -1, -1)
     device = next(model.parameters()).device

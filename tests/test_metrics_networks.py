@@ -1,0 +1,125 @@
+"""LPIPS and the Inception metrics run end to end offline, and are reported missing without weights.
+
+The weight files here are CREATED LOCALLY with RANDOM values but the real structure (the real file names
+in a temporary ``$TORCH_HOME/hub/checkpoints``; torchvision AlexNet ``features.*`` tensors; torch-fidelity
+InceptionV3's full state dict). They check the plumbing — lookup, loading, shapes, NaN-free numbers —
+not the published values, which need the real weights (``eps download-weights``).
+"""
+import logging
+import math
+
+import pytest
+import torch
+import torchvision
+from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
+
+from eps.metrics import WEIGHTS
+from eps.metrics.evaluate import evaluate, load_networks
+from eps.metrics.inception import inception_features, load_inception
+from eps.metrics.perceptual import load_lpips, lpips_distance
+from eps.metrics.weights import WeightsMissing
+
+from test_metrics_shards import write_shard
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory):
+    """``$TORCH_HOME`` whose hub cache holds random AlexNet and InceptionV3 weights under the real names."""
+    home = tmp_path_factory.mktemp("torch_home")
+    checkpoints = home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    torch.manual_seed(0)
+    alexnet = torchvision.models.alexnet(weights=None)
+    torch.save({k: v for k, v in alexnet.state_dict().items() if k.startswith("features.")},
+               checkpoints / WEIGHTS["alexnet"].filename)
+    with pytest.MonkeyPatch.context() as mp:  # build the module without its download, keep the random init
+        mp.setattr(tf_inception, "load_state_dict_from_url", lambda *a, **k: {})
+        mp.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None)
+        inception = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    torch.save(inception.state_dict(), checkpoints / WEIGHTS["inception"].filename)
+    return home
+
+
+@pytest.fixture
+def torch_home(random_weights, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(random_weights))
+    return random_weights
+
+
+def test_lpips_runs_offline_with_local_weights(torch_home):
+    model = load_lpips()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 3, 32, 32, generator=g) * 2 - 1
+    y = (x + 0.3 * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+    d = lpips_distance(model, x, y)
+    assert d.shape == (3,) and torch.all(d > 0)
+    assert torch.allclose(lpips_distance(model, x, x), torch.zeros(3), atol=1e-6)
+    grey = lpips_distance(model, x[:, :1], y[:, :1])
+    assert grey.shape == (3,) and torch.isfinite(grey).all()
+
+
+def test_lpips_weights_folder_and_corrupt_file(tmp_path, monkeypatch, torch_home):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    with pytest.raises(WeightsMissing, match="alexnet-owt-7be5be79.pth not found"):
+        load_lpips()
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / WEIGHTS["alexnet"].filename).write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read AlexNet weights"):
+        load_lpips(weights_dir=folder)
+    (folder / WEIGHTS["alexnet"].filename).write_bytes(
+        (torch_home / "hub" / "checkpoints" / WEIGHTS["alexnet"].filename).read_bytes())
+    assert load_lpips(weights_dir=folder) is not None
+
+
+def test_inception_features_are_deterministic_2048_vectors(torch_home):
+    model = load_inception()
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    f = inception_features(model, x, batch_size=2)
+    assert f.shape == (3, 2048) and f.dtype == torch.float64 and torch.isfinite(f).all()
+    torch.testing.assert_close(inception_features(model, x), f)
+
+
+def test_evaluate_end_to_end_with_all_networks(torch_home, tmp_path, caplog):
+    paths = [write_shard(tmp_path / f"s{i}.pt", n=2, k=2, seed=i, size=32) for i in range(2)]
+    with caplog.at_level(logging.WARNING, logger="eps.metrics"):
+        result = evaluate(paths)
+    assert not caplog.records and result.missing == {}
+    row = result.summary.iloc[0]
+    for column in ("psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"):
+        assert math.isfinite(row[column]), column
+    assert (result.per_image["missing_reason"] == "").all()
+
+
+def test_missing_weights_give_nan_reason_and_one_warning_line(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_weights"))
+    nets = load_networks()
+    assert nets.lpips is None and nets.inception is None
+    assert set(nets.missing) == {"lpips", "fid", "mmd_inception", "crps_inception"}
+    path = write_shard(tmp_path / "s.pt", n=4, k=2, seed=0, size=32)
+    with caplog.at_level(logging.WARNING, logger="eps.metrics"):
+        result = evaluate([path])
+    assert len(caplog.records) == 1 and "\n" not in caplog.records[0].getMessage()
+    message = caplog.records[0].getMessage()
+    assert "alexnet-owt-7be5be79.pth" in message and "weights-inception-2015-12-05-6726825d.pth" in message
+    row = result.summary.iloc[0]
+    for column in ("lpips", "fid", "mmd_inception", "crps_inception"):
+        assert math.isnan(row[column]), column
+    for column in ("psnr", "ssim", "mmd_pix", "crps_pix"):
+        assert math.isfinite(row[column]), column
+    reason = result.per_image["missing_reason"].iloc[0]
+    assert "lpips" in reason and "fid, mmd_inception, crps_inception" in reason and "not found" in reason
+
+
+def test_lpips_is_missing_below_its_minimum_size(random_weights, tmp_path, monkeypatch, caplog):
+    only_alexnet = tmp_path / "home" / "hub" / "checkpoints"
+    only_alexnet.mkdir(parents=True)
+    name = WEIGHTS["alexnet"].filename
+    (only_alexnet / name).write_bytes((random_weights / "hub" / "checkpoints" / name).read_bytes())
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    path = write_shard(tmp_path / "small.pt", n=2, k=1, size=16)
+    with caplog.at_level(logging.WARNING, logger="eps.metrics"):
+        result = evaluate([path])
+    assert "at least 31 px" in result.missing["lpips"] and "not found" in result.missing["fid"]
+    assert len(caplog.records) == 1
+    assert math.isnan(result.summary.loc[0, "lpips"]) and math.isfinite(result.summary.loc[0, "psnr"])
