@@ -106,14 +106,14 @@ def verify(path: Path, entry: WeightFile) -> None:
                          f"({entry.source}); refusing it")
 
 
-def fetch(entry: WeightFile, dest: str | os.PathLike,
-          opener: Callable[..., object] = urllib.request.urlopen) -> Path:
+def fetch(entry: WeightFile, dest: str | os.PathLike, opener: Callable[..., object] | None = None) -> Path:
     """Download ``entry`` into ``dest`` (resuming ``<file>.part``), verify it, move it into place.
 
     ``opener(request)`` returns a response with ``read(n)`` and, for a resumed range, ``status == 206``
     (``urllib.request.urlopen`` by default; tests pass a local one). A file already at ``dest`` is
     verified instead of downloaded again.
     """
+    opener = opener or urllib.request.urlopen
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     final, part = dest / entry.filename, dest / (entry.filename + ".part")

@@ -1,0 +1,75 @@
+"""``eps evaluate`` end to end without network weights: the CSV columns, grouping, cost arithmetic,
+provenance next to each file, and one clear error for bad input."""
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from eps.cli import main as eps_main
+from eps.metrics.evaluate import evaluate
+
+from test_metrics_shards import make_shard, write_shard
+
+PAPER_COLUMNS = ["dataset", "task", "method", "nfe", "psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception",
+                 "crps_pix", "crps_inception"]
+
+
+@pytest.fixture(autouse=True)
+def no_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+
+
+def test_cli_writes_csvs_with_the_published_columns_and_provenance(tmp_path):
+    shards = [write_shard(tmp_path / "a0.pt", seed=0, method="eps"), write_shard(tmp_path / "a1.pt", seed=1, method="eps"),
+              write_shard(tmp_path / "b.pt", seed=2, method="dps", nfe=100)]
+    per_image, summary = tmp_path / "out" / "per_image.csv", tmp_path / "out" / "summary.csv"
+    argv = ["evaluate", "--shards", *map(str, shards), "--per-image", str(per_image), "--summary", str(summary)]
+    assert eps_main(argv) == 0
+    table = pd.read_csv(summary)
+    assert list(table.columns) == PAPER_COLUMNS + ["sec_per_image", "cost_ratio"]
+    assert sorted(zip(table.method, table.nfe)) == [("dps", 100), ("eps", 20)]
+    eps_row = table[table.method == "eps"].iloc[0]
+    assert eps_row.sec_per_image == pytest.approx(2.0) and eps_row.cost_ratio == pytest.approx(2.0 / 1.6)
+    assert math.isnan(eps_row.fid) and math.isfinite(eps_row.mmd_pix)
+    rows = pd.read_csv(per_image)
+    assert len(rows) == 12 and {"psnr_posterior_mean", "missing_reason"} <= set(rows.columns)
+    assert eps_row.psnr == pytest.approx(rows[rows.method == "eps"].psnr.mean())
+    for path in (per_image, summary):
+        record = json.loads(path.with_name(path.name + ".provenance.json").read_text())
+        assert record["seeds"] == [0, 1, 2] and len(record["config_hash"]) == 64
+        assert set(record["missing"]) == {"lpips", "fid", "mmd_inception", "crps_inception"}
+
+
+def test_metric_values_follow_sample_quality(tmp_path):
+    """Tighter samples around the truth: higher PSNR/SSIM, lower CRPS; the posterior mean beats one sample."""
+    good = write_shard(tmp_path / "good.pt", n=6, k=4, noise=0.05, method="good")
+    bad = write_shard(tmp_path / "bad.pt", n=6, k=4, noise=0.3, method="bad")
+    result = evaluate([good, bad])
+    s = result.summary.set_index("method")
+    assert s.loc["good", "psnr"] > s.loc["bad", "psnr"] and s.loc["good", "ssim"] > s.loc["bad", "ssim"]
+    assert s.loc["good", "crps_pix"] < s.loc["bad", "crps_pix"]
+    rows = result.per_image
+    assert (rows.psnr_posterior_mean > rows.psnr).all()
+
+
+def test_reference_set_replaces_ground_truth_for_distribution_metrics(tmp_path):
+    shard = write_shard(tmp_path / "a.pt", n=6, k=1, noise=0.0)
+    same = evaluate([shard]).summary.mmd_pix.item()
+    torch.save(torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(9)) * 2 - 1, tmp_path / "ref.pt")
+    other = evaluate([shard], reference=tmp_path / "ref.pt").summary.mmd_pix.item()
+    assert same < 0 and same < other  # paired ground truth pulls the unbiased estimate below zero
+
+
+def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, capsys):
+    shard = make_shard()
+    del shard["samples"]
+    torch.save(shard, tmp_path / "bad.pt")
+    out = tmp_path / "summary.csv"
+    argv = ["evaluate", "--shards", str(tmp_path / "bad.pt"), "--per-image", str(tmp_path / "p.csv"),
+            "--summary", str(out)]
+    assert eps_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "missing samples" in err and "bad.pt" in err
+    assert not out.exists()
