@@ -20,26 +20,33 @@ import torch
 Tensor = torch.Tensor
 
 
+def _pooled_distances(x: Tensor, y: Tensor) -> Tensor:
+    """Euclidean distance matrix of the pooled rows ``[x; y]`` (float64)."""
+    z = torch.cat([x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)]).double()
+    return torch.cdist(z, z)
+
+
+def _median_off_diagonal(d: Tensor) -> float:
+    """Median of the distances between distinct points (numpy: the mean of the two middle values)."""
+    i, j = torch.triu_indices(d.shape[0], d.shape[0], offset=1)
+    return float(np.median(d[i, j].numpy()))
+
+
 def median_bandwidth(x: Tensor, y: Tensor) -> float:
     """Median pairwise Euclidean distance between distinct points of the pooled set (rows of x and y)."""
-    z = torch.cat([x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1)]).double()
-    i, j = torch.triu_indices(z.shape[0], z.shape[0], offset=1)
-    return float(np.median(torch.cdist(z, z)[i, j].numpy()))  # numpy: the mean of the two middle values
+    return _median_off_diagonal(_pooled_distances(x, y))
 
 
 def mmd_unbiased(x: Tensor, y: Tensor, bandwidth: float | None = None) -> float:
     """``MMD_u^2`` between sample sets ``x (m, ...)`` and ``y (n, ...)`` (m, n >= 2), float64 inside."""
-    x, y = x.reshape(x.shape[0], -1).double(), y.reshape(y.shape[0], -1).double()
     m, n = x.shape[0], y.shape[0]
-    if m < 2 or n < 2 or x.shape[1] != y.shape[1]:
+    if m < 2 or n < 2 or x[0].numel() != y[0].numel():
         raise ValueError(f"mmd_unbiased needs two sets of >= 2 points of one dimension, got {tuple(x.shape)} "
                          f"and {tuple(y.shape)}")
-    h = median_bandwidth(x, y) if bandwidth is None else float(bandwidth)
-
-    def kernel_sum(a: Tensor, b: Tensor) -> Tensor:
-        return torch.exp(-torch.cdist(a, b).square() / (2 * h * h)).sum()
-
-    k_xx = (kernel_sum(x, x) - m) / (m * (m - 1))  # the diagonal k(x_i, x_i) = 1 is excluded
-    k_yy = (kernel_sum(y, y) - n) / (n * (n - 1))
-    k_xy = kernel_sum(x, y) / (m * n)
+    d = _pooled_distances(x, y)
+    h = _median_off_diagonal(d) if bandwidth is None else float(bandwidth)
+    k = torch.exp(-d.square() / (2 * h * h))
+    k_xx = (k[:m, :m].sum() - m) / (m * (m - 1))  # the diagonal k(x_i, x_i) = 1 is excluded
+    k_yy = (k[m:, m:].sum() - n) / (n * (n - 1))
+    k_xy = k[:m, m:].sum() / (m * n)
     return float(k_xx + k_yy - 2 * k_xy)
