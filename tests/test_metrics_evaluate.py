@@ -22,7 +22,8 @@ def no_weights(tmp_path, monkeypatch):
 
 
 def test_cli_writes_csvs_with_the_published_columns_and_provenance(tmp_path):
-    shards = [write_shard(tmp_path / "a0.pt", seed=0, method="eps"), write_shard(tmp_path / "a1.pt", seed=1, method="eps"),
+    shards = [write_shard(tmp_path / "a0.pt", seed=0, method="eps"),
+              write_shard(tmp_path / "a1.pt", seed=1, method="eps"),
               write_shard(tmp_path / "b.pt", seed=2, method="dps", nfe=100)]
     per_image, summary = tmp_path / "out" / "per_image.csv", tmp_path / "out" / "summary.csv"
     argv = ["evaluate", "--shards", *map(str, shards), "--per-image", str(per_image), "--summary", str(summary)]
@@ -60,6 +61,9 @@ def test_reference_set_replaces_ground_truth_for_distribution_metrics(tmp_path):
     torch.save(torch.rand(6, 3, 16, 16, generator=torch.Generator().manual_seed(9)) * 2 - 1, tmp_path / "ref.pt")
     other = evaluate([shard], reference=tmp_path / "ref.pt").summary.mmd_pix.item()
     assert same < 0 and same < other  # paired ground truth pulls the unbiased estimate below zero
+    torch.save(torch.zeros(6, 3, 8, 8), tmp_path / "small.pt")
+    with pytest.raises(ValueError, match="do not match"):
+        evaluate([shard], reference=tmp_path / "small.pt")
 
 
 def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, capsys):

@@ -13,7 +13,8 @@ sampler at the same NFE, timed by the sampling stage in the same process). ``nfe
 ``nfe`` (forward passes per sample as the method counts them).
 
 A metric whose network weights are absent offline (or LPIPS on images under 31 px) is NaN, named in
-the per-image ``missing_reason`` column and in the provenance record's ``missing`` field, and announced by one warning line.
+the per-image ``missing_reason`` column and in the provenance record's ``missing`` field, and announced
+by one warning line.
 Each CSV gets a provenance record next to it (``<csv>.provenance.json``).
 """
 from __future__ import annotations
@@ -145,6 +146,10 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
         raise ValueError("no shards given")
     loaded = [(Path(path), load_shard(path)) for path in shards]  # every input is checked before any work
     ref_images = load_reference(reference) if reference is not None else None
+    shapes = {tuple(shard["x0"].shape[1:]) for _, shard in loaded}
+    if ref_images is not None and shapes != {tuple(ref_images.shape[1:])}:
+        raise ValueError(f"reference {reference}: images {tuple(ref_images.shape[1:])} do not match the shards' "
+                         f"{sorted(shapes)}")
     nets = load_networks(weights_dir, device)
     smallest = min(min(shard["x0"].shape[-2:]) for _, shard in loaded)
     if smallest < LPIPS_MIN_SIZE:
