@@ -16,6 +16,11 @@ map through ``x_t = alpha_t x~`` and ``sigma = beta_t / alpha_t``, i.e. ``alpha 
 with ``c = eta sqrt(1 - sigma_next^2 / sigma^2)`` for DDIM's ``eta`` (``eta = 1`` is DDPM ancestral
 sampling), or ``c = eta`` directly in DDRM/DDNM's convention (:func:`ddim_step`). A step size published
 in VP units on ``x_t`` becomes a step on ``x~`` through the two ``alpha`` factors (each method says how).
+
+Dimension caveat. DPS and MPGD step along the gradient of the *unsquared* residual norm, a unit-length
+direction whatever the image size, so their published step lengths (tuned on 3x256x256 images) have a
+per-pixel effect that grows like ``sqrt(3*256*256 / d)`` on smaller images. They are used as published;
+configs may rescale ``zeta`` / ``step_size``.
 """
 from __future__ import annotations
 
