@@ -1,0 +1,105 @@
+"""Training: resume equals uninterrupted (bitwise), failed resumes write nothing, DDP equals one process."""
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from eps.data import write_image_zip
+from eps.training import TrainConfig, train
+from eps.training.trainer import log_path
+
+NET = dict(model_channels=8, channel_mult=[1, 2], num_blocks=1, attn_resolutions=[4])
+IMAGES = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def config(kind, **kw):
+    return TrainConfig(kind=kind, steps=6, batch=4, ckpt_every=2, lr_rampup=2, ema_halflife=2.0, net=NET, **kw)
+
+
+def states_equal(a: Path, b: Path) -> None:
+    sa, sb = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+    assert sa["step"] == sb["step"]
+    for part in ("model", "ema"):
+        for k in sa[part]:
+            assert torch.equal(sa[part][k], sb[part][k]), (part, k)
+    for i, s in sa["optimizer"]["state"].items():
+        for k, v in s.items():
+            assert torch.equal(v, sb["optimizer"]["state"][i][k])
+    assert torch.equal(sa["rng"]["generator"], sb["rng"]["generator"])
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kind", ["prior", "eps", "palette"])
+def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, kind):
+    train(config(kind), tmp_path / "a.pt", IMAGES)
+    kill_at = int(torch.randint(3, 6, (1,), generator=torch.Generator().manual_seed(hash(kind) % 1000)))
+
+    def crash(step):
+        if step == kill_at:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config(kind), tmp_path / "b.pt", IMAGES, callback=crash)
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["step"] < 6
+    train(config(kind), tmp_path / "b.pt", IMAGES)
+    states_equal(tmp_path / "a.pt", tmp_path / "b.pt")
+    with open(log_path(tmp_path / "b.pt")) as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_checkpoint_is_a_plain_state_dict_with_every_rng_state(tmp_path):
+    train(config("prior"), tmp_path / "c.pt", IMAGES)
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert {"format", "kind", "net", "config", "model", "ema", "optimizer", "step", "rng"} <= set(state)
+    assert {"generator", "torch", "cuda"} <= set(state["rng"]) and state["step"] == 6
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # atomic writes leave no temp files
+
+
+def test_mismatched_or_corrupt_checkpoint_fails_and_writes_nothing(tmp_path):
+    out = tmp_path / "m.pt"
+    train(config("prior"), out, IMAGES)
+    before, log_before = out.read_bytes(), log_path(out).read_bytes()
+    with pytest.raises(ValueError, match=r"m\.pt.*lr="):
+        train(TrainConfig(**{**config("prior").__dict__, "lr": 0.5, "steps": 8}), out, IMAGES)
+    with pytest.raises(ValueError, match=r"m\.pt.*kind="):
+        train(config("palette"), out, IMAGES)
+    assert out.read_bytes() == before and log_path(out).read_bytes() == log_before
+    out.write_bytes(before[: len(before) // 2])  # truncated file
+    with pytest.raises(ValueError, match=r"m\.pt.*corrupt"):
+        train(config("prior"), out, IMAGES)
+    assert out.read_bytes() == before[: len(before) // 2]
+
+
+def test_unknown_kind_or_task_is_an_error():
+    with pytest.raises(ValueError, match="unknown training kind"):
+        TrainConfig(kind="gan")
+    with pytest.raises(ValueError, match="unknown task"):
+        TrainConfig(kind="eps", tasks=["inpaint_everything"])
+
+
+def test_ddp_two_processes_match_one_process(tmp_path):
+    images = ((IMAGES.permute(0, 2, 3, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    write_image_zip(images, tmp_path / "d.zip")
+    args = ["--kind", "eps", "--data", str(tmp_path / "d.zip"), "--steps", "3", "--batch", "4", "--lr-rampup", "1",
+            "--model-channels", "8", "--channel-mult", "1,2", "--attn-resolutions", "4", "--threads", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    single = subprocess.run([sys.executable, "-m", "eps.training.cli", *args, "--out", str(tmp_path / "one.pt")],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    assert "images/s" in single.stdout
+    torchrun = Path(sys.executable).with_name("torchrun")
+    ddp = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "eps.training.cli", *args,
+                          "--out", str(tmp_path / "two.pt")], env=env, capture_output=True, text=True, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert "2 process(es)" in ddp.stdout
+    one, two = torch.load(tmp_path / "one.pt", weights_only=True), torch.load(tmp_path / "two.pt", weights_only=True)
+    for k in one["model"]:  # equal up to float summation order (Adam's step is ~lr = 1e-3 per entry)
+        torch.testing.assert_close(two["model"][k], one["model"][k], rtol=0, atol=1e-4)
+    assert not torch.equal(one["model"]["model.cond_conv.weight"], torch.zeros_like(one["model"]["model.cond_conv.weight"]))
