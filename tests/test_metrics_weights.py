@@ -84,3 +84,14 @@ def test_find_weights_order_and_errors(tmp_path, monkeypatch):
     assert find_weights("inception", mine) == mine / WEIGHTS["inception"].filename
     with pytest.raises(ValueError, match="unknown weights 'vgg'"):
         find_weights("vgg")
+
+
+def test_single_file_mode_fetches_and_verifies(tmp_path, capsys):
+    entry = _entry(tmp_path)
+    out = tmp_path / "backbones" / "edm.pkl"
+    assert weights.main(["--url", entry.url, "--sha256", entry.sha256, "--out", str(out)]) == 0
+    assert out.read_bytes() == PAYLOAD
+    with pytest.raises(ValueError, match="not 64 hex digits"):
+        weights.main(["--url", entry.url, "--sha256", "None", "--out", str(out)])
+    with pytest.raises(ValueError, match="go together"):
+        weights.main(["--url", entry.url, "--out", str(out)])

@@ -138,20 +138,32 @@ def fetch(entry: WeightFile, dest: str | os.PathLike, opener: Callable[..., obje
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``eps download-weights [--dest DIR] [--only NAME ...]``: fetch the metric weights, verified."""
+    """``eps download-weights [--dest DIR] [--only NAME ...]`` fetches the metric weights;
+    ``eps download-weights --url URL --sha256 HEX --out FILE`` fetches one published file (backbones, FID
+    statistics). Both resume and verify sha256."""
     parser = argparse.ArgumentParser(prog="eps download-weights", description=main.__doc__)
     parser.add_argument("--dest", default=None,
                         help="target folder (default: the torch hub cache, $TORCH_HOME/hub/checkpoints)")
     parser.add_argument("--only", nargs="+", choices=sorted(WEIGHTS), default=sorted(WEIGHTS),
-                        help="fetch only these files")
+                        help="fetch only these metric weights")
+    parser.add_argument("--url", help="one file: its URL (with --sha256 and --out)")
+    parser.add_argument("--sha256", help="one file: its known sha256 (64 hex digits)")
+    parser.add_argument("--out", help="one file: where to write it")
     args = parser.parse_args(argv)
-    dest = Path(args.dest) if args.dest else search_dirs()[-1]
-    for name in args.only:
+    if args.url or args.out or args.sha256:
+        if not (args.url and args.out and args.sha256):
+            raise ValueError("--url, --sha256 and --out go together")
+        if len(args.sha256) != 64 or any(c not in "0123456789abcdef" for c in args.sha256.lower()):
+            raise ValueError(f"--sha256 {args.sha256!r} is not 64 hex digits")
+        out = Path(args.out)
+        jobs = [(out.parent, WeightFile(out.name, args.url, None, args.sha256.lower(), "command line"))]
+    else:
+        jobs = [(Path(args.dest) if args.dest else search_dirs()[-1], WEIGHTS[name]) for name in args.only]
+    for dest, entry in jobs:
         try:
-            path = fetch(WEIGHTS[name], dest)
+            path = fetch(entry, dest)
         except (urllib.error.URLError, OSError) as err:
-            reason = getattr(err, "reason", err)
-            print(f"eps download-weights: cannot fetch {WEIGHTS[name].url}: {reason}", file=sys.stderr)
+            print(f"eps download-weights: cannot fetch {entry.url}: {getattr(err, 'reason', err)}", file=sys.stderr)
             return 1
-        print(f"{name}: {path} (sha256 verified)")
+        print(f"{path} (sha256 verified)")
     return 0
