@@ -27,14 +27,13 @@ RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", 
 
 def task_parameters(shards: list[dict]) -> pd.DataFrame:
     """One row per (dataset, task): sigma_y and the operator parameters recorded in the shards' meta."""
-    rows = {(s["meta"]["dataset"], s["meta"]["task"]): {k: v for k, v in s["meta"].items()
-                                                        if k not in RUN_KEYS - {"dataset", "task"}}
-            for s in shards}
-    table = pd.DataFrame(list(rows.values()))
-    params = [c for c in table.columns if c not in ("dataset", "task")]
-    table["parameters"] = table[params].apply(
-        lambda r: ", ".join(f"{k}={v}" for k, v in r.items() if pd.notna(v) and k != "sigma_y"), axis=1)
-    return table[["dataset", "task", "sigma_y", "parameters"]]
+    rows = {}
+    for s in shards:
+        meta = s["meta"]
+        params = ", ".join(f"{k}={v}" for k, v in meta.items() if k not in RUN_KEYS | {"sigma_y"})
+        rows[meta["dataset"], meta["task"]] = {"dataset": meta["dataset"], "task": meta["task"],
+                                               "sigma_y": meta["sigma_y"], "parameters": params}
+    return pd.DataFrame(list(rows.values()))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -1,16 +1,25 @@
-"""Train stage: the unconditional prior (unless published), then per task the EPS fine-tune and Palette.
+"""Train stage: the unconditional prior (unless published), then the EPS fine-tune and Palette.
 
-With train.gpus > 1 the command is launched through torchrun (one process per GPU, DDP inside `eps train`).
+One EPS and one Palette network per dataset, trained on operator draws of every configured task
+(``eps train --tasks``). ``eps train`` resumes from its state file, which lives next to the output and
+is copied into place only when training finishes, so an interrupted run resumes and no partial output
+survives. With train.gpus > 1 the command is launched through torchrun (one process per GPU).
 """
 
 GPUS = config["train"]["gpus"]
-TRAIN = f"torchrun --standalone --nproc_per_node={GPUS} -m eps.cli train" if GPUS > 1 else "eps train"
+TRAIN = f"torchrun --standalone --nproc_per_node={GPUS} -m eps.training.cli" if GPUS > 1 else "eps train"
+TASK_LIST = ",".join(config["tasks"])
 
 
 def train_flags(kind: str) -> str:
-    spec = config["train"][kind]
-    flags = {"--steps": spec["steps"], "--batch-size": spec.get("batch_size"), "--lr": spec.get("lr")}
-    return " ".join(f"{k} {v}" for k, v in flags.items() if v is not None) + f" --device {config['device']}"
+    """The config's training options as ``eps train`` flags (lists comma-separated)."""
+    return " ".join(f"--{k.replace('_', '-')} {shlex.quote(','.join(map(str, v)) if isinstance(v, list) else str(v))}"
+                    for k, v in config["train"][kind].items()) + f" --threads {config['threads']}"
+
+
+def finish(output: str) -> str:
+    """Shell tail: copy the finished state file to the output atomically."""
+    return f"cp {output}.state {output}.tmp && mv {output}.tmp {output}"
 
 
 rule train_prior:
@@ -20,28 +29,31 @@ rule train_prior:
         f"{OUT}/models/{{dataset}}/prior.pt",
     params:
         flags=train_flags("prior"),
+        finish=lambda w, output: finish(output[0]),
     resources:
-        gpu=GPUS,
+        gpu=GPUS if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/train/{{dataset}}/prior.log",
     shell:
-        "{TRAIN} --kind prior --data {input.data} {params.flags} --out {output} > {log} 2>&1"
+        "{TRAIN} --kind prior --data {input.data} {params.flags} --out {output}.state > {log} 2>&1 "
+        "&& {params.finish}"
 
 
 rule train_conditional:
-    """EPS (fine-tuned from the prior, zero-initialised conditioning) or Palette, for one task."""
+    """EPS (fine-tuned from the prior, zero-initialised conditioning) or Palette (from scratch)."""
     input:
         data=f"{DATA}/{{dataset}}/train.zip",
-        init=lambda w: prior_checkpoint(w.dataset),
+        init=lambda w: [prior_checkpoint(w.dataset)] if w.kind == "eps" else [],
     output:
-        f"{OUT}/models/{{dataset}}/{{kind}}-{{task}}.pt",
+        f"{OUT}/models/{{dataset}}/{{kind}}.pt",
     params:
         flags=lambda w: train_flags(w.kind),
-        task=lambda w: as_json(config["tasks"][w.task]),
+        init=lambda w, input: f"--init {input.init}" if input.init else "",
+        finish=lambda w, output: finish(output[0]),
     resources:
-        gpu=GPUS,
+        gpu=GPUS if config["device"] == "cuda" else 0,
     log:
-        f"{OUT}/logs/train/{{dataset}}/{{kind}}-{{task}}.log",
+        f"{OUT}/logs/train/{{dataset}}/{{kind}}.log",
     shell:
-        "{TRAIN} --kind {wildcards.kind} --data {input.data} --init {input.init} --task {wildcards.task} "
-        "--task-params {params.task} --sigma-y {SAMPLE[sigma_y]} {params.flags} --out {output} > {log} 2>&1"
+        "{TRAIN} --kind {wildcards.kind} --data {input.data} {params.init} --tasks {TASK_LIST} "
+        "--sigma-y {SAMPLE[sigma_y]} {params.flags} --out {output}.state > {log} 2>&1 && {params.finish}"
