@@ -96,7 +96,14 @@ class CountingPrior:
     def denoise_pivot(self, pivot):
         return self._count(self.prior.denoise_pivot(pivot))
 
-    def __getattr__(self, name):  # anything else (e.g. a Palette network) passes through uncounted
+    def denoise_palette(self, x, sigma, condition):
+        return self._count(self.prior.denoise_palette(x, sigma, condition))
+
+    def count(self, out: Tensor) -> Tensor:
+        """Count one forward pass of a network the method holds itself (e.g. one it trained)."""
+        return self._count(out)
+
+    def __getattr__(self, name):  # anything else passes through uncounted
         return getattr(self.prior, name)
 
 
@@ -157,6 +164,7 @@ def register_method(name: str):
 def load_plugins() -> None:
     """Import every module advertised under the ``eps.methods`` entry-point group (idempotent)."""
     from . import eps_sampler  # noqa: F401  (EPS itself)
+    from .nn import gmm_trained  # noqa: F401  (eps_trained: L_EPS-trained pivot denoiser on the GMM prior)
 
     for ep in entry_points(group="eps.methods"):
         ep.load()
