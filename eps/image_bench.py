@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 
 import torch
@@ -41,10 +42,9 @@ MEASURE, METHOD, UNCOND = 0, 1, 2
 
 
 def stream_seed(seed: int, index: int, stream: int) -> int:
-    """``seed`` in the high bits, the stream in bits 32-39, the image (or batch) index in the low 32 bits."""
-    if not 0 <= index < 2**32 or seed < 0:
-        raise ValueError(f"seed and image index must be non-negative (index < 2^32), got {seed}, {index}")
-    return (seed << 40) | (stream << 32) | index
+    """A 32-bit seed for ``(seed, stream, image index)`` (CRC-32 of the triple: torch's CPU generator keeps only
+    32 bits of a seed, so bit-packing the three numbers would collide)."""
+    return zlib.crc32(f"{seed}/{stream}/{index}".encode())
 
 
 def stack_operators(ops: list[LinearOperator]) -> LinearOperator:

@@ -1,0 +1,146 @@
+"""The Snakemake DAG: configs validate, dry runs list the paper's job set, the tiny config runs end to end."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+PAPER_METHODS = ["eps", "dps", "pigdm", "ddrm", "ddnm", "daps", "mpgd", "palette"]
+TASKS = ["inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion"]
+
+
+def workdir(tmp_path: Path) -> Path:
+    """A copy of what the workflow reads (Snakefile, rules, configs, notebook, published tables)."""
+    for name in ("Snakefile", "workflow", "config", "notebooks"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    shutil.copytree(ROOT / "results" / "reference", tmp_path / "results" / "reference")
+    return tmp_path
+
+
+def snakemake(cwd: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([SNAKEMAKE, "--cores", "2", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    lines = output[output.index("Job stats:"):].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_default_dry_run_lists_every_stage(tmp_path):
+    cwd = workdir(tmp_path)
+    run = snakemake(cwd, "-n")
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    cfg = yaml.safe_load((cwd / "config" / "default.yaml").read_text())
+    cells = len(cfg["tasks"]) * sum(len(m["nfe"]) for m in cfg["methods"].values())
+    assert counts["evaluate"] == cells and counts["sample"] == cells  # one shard per cell
+    assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 2
+    for rule in ("prepare_embedded", "train_prior", "report", "notebook"):
+        assert counts[rule] == 1
+
+
+def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
+    cwd = workdir(tmp_path)
+    run = snakemake(cwd, "-n", "--configfile", "config/paper.yaml")
+    assert run.returncode == 0, run.stderr
+    cfg = yaml.safe_load((cwd / "config" / "paper.yaml").read_text())
+    assert sorted(cfg["datasets"]) == ["ffhq64", "imagenet64"] and list(cfg["tasks"]) == TASKS
+    assert sorted(cfg["methods"]) == sorted(PAPER_METHODS)
+    counts = job_counts(run.stdout)
+    cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
+    shards = -(-1000 // cfg["sample"]["shard_size"])
+    assert counts["evaluate"] == cells and counts["sample"] == cells * shards
+    assert counts["manual_download"] == 4 and counts["download"] == 1  # licensed folders; the EDM network
+    for method in PAPER_METHODS:
+        for dataset in ("ffhq64", "imagenet64"):
+            assert f"results/paper/metrics/{dataset}/deblur_motion/{method}-nfe" in run.stdout
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    run = snakemake(workdir(tmp_path), "-n", "-p", "--profile", "workflow/profiles/slurm", "--configfile",
+                    "config/paper.yaml")
+    assert run.returncode == 0, run.stderr
+    assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind prior" in run.stdout
+
+
+def test_wrong_config_key_is_one_clear_error(tmp_path):
+    cwd = workdir(tmp_path)
+    cfg = yaml.safe_load((cwd / "config" / "tiny.yaml").read_text())
+    cfg["sample"]["num_sample"] = 3  # misspelt
+    (cwd / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    run = snakemake(cwd, "-n", "--configfile", "bad.yaml")
+    assert run.returncode != 0
+    assert "Additional properties are not allowed ('num_sample' was unexpected)" in run.stdout + run.stderr
+
+
+def test_unknown_method_is_one_clear_error(tmp_path):
+    cwd = workdir(tmp_path)
+    cfg = yaml.safe_load((cwd / "config" / "tiny.yaml").read_text())
+    cfg["methods"]["dpss"] = {"nfe": [3]}
+    (cwd / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    run = snakemake(cwd, "-n", "--configfile", "bad.yaml")
+    assert run.returncode != 0 and "unknown method(s) ['dpss']" in run.stdout + run.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    cwd = workdir(tmp_path_factory.mktemp("tiny"))
+    first = snakemake(cwd, "--configfile", "config/tiny.yaml")
+    return cwd, first
+
+
+@pytest.mark.slow
+def test_tiny_config_runs_the_whole_dag(tiny_run):
+    cwd, first = tiny_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = cwd / "results" / "tiny" / "report"
+    for name in ("summary.csv", "summary.md", "summary.tex", "comparison.csv", "tasks.csv", "gmm.csv", "gmm.png",
+                 "nfe_convergence.png", "cost.png", "qualitative/embedded-sr4.png", "explore_results.ipynb"):
+        assert (report / name).is_file(), name
+    import pandas as pd
+
+    summary = pd.read_csv(report / "summary.csv")
+    reference = pd.read_csv(ROOT / "results" / "reference" / "paper_table_64px.csv")
+    assert list(summary.columns) == list(reference.columns) + ["sec_per_image", "cost_ratio"]
+    assert set(summary["method"]) == {"eps", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
+    assert "factor=4" in (report / "tasks.csv").read_text()
+    import nbformat
+
+    executed = nbformat.read(report / "explore_results.ipynb", as_version=4)
+    assert all(c.get("outputs") is not None for c in executed.cells if c.cell_type == "code")
+    assert not any(o.get("output_type") == "error" for c in executed.cells if c.cell_type == "code"
+                   for o in c["outputs"])
+
+
+@pytest.mark.slow
+def test_second_tiny_run_does_nothing(tiny_run):
+    cwd, first = tiny_run
+    assert first.returncode == 0
+    again = snakemake(cwd, "-n", "--configfile", "config/tiny.yaml")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_snakemake_report(tiny_run):
+    cwd, first = tiny_run
+    assert first.returncode == 0
+    run = snakemake(cwd, "--configfile", "config/tiny.yaml", "--report", "report.html")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (cwd / "report.html").stat().st_size > 10_000
