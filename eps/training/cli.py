@@ -9,6 +9,7 @@ Re-running the same command after an interruption resumes from ``--out``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--sigma-y", type=float, default=d.sigma_y, help="measurement noise (eps, palette)")
     p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from {', '.join(TASKS)}")
+    p.add_argument("--task-params", default="{}",
+                   help='JSON task -> parameters overriding eps.operators.DEFAULTS, as eps sample takes them '
+                        '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
     p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
     p.add_argument("--model-channels", type=int, default=32)
     p.add_argument("--channel-mult", type=_ints, default=[1, 2, 2])
@@ -46,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--threads", type=int, help="torch intra-op threads")
     a = p.parse_args(argv)
+    try:
+        params = json.loads(a.task_params)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--task-params is not valid JSON ({err}): {a.task_params!r}") from err
     if a.threads:
         torch.set_num_threads(a.threads)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -61,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(kind=a.kind, data=a.data, init=a.init, steps=a.steps, batch=a.batch, lr=a.lr,
                       lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
                       tasks=list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")],
-                      ckpt_every=a.ckpt_every, device=device,
+                      task_params=params, ckpt_every=a.ckpt_every, device=device,
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,
                                                  num_blocks=a.num_blocks, attn_resolutions=a.attn_resolutions,
                                                  dropout=a.dropout))

@@ -58,10 +58,11 @@ def update_ema(ema: torch.nn.Module, net: torch.nn.Module, step: int, halflife: 
 
 
 def run_steps(state: TrainState, images: Tensor, until: int, *, kind: str, batch: int, lr: float, lr_rampup: int,
-              ema_halflife: float, sigma_y: float = 0.05, tasks=(), device="cpu",
+              ema_halflife: float, sigma_y: float = 0.05, tasks={}, device="cpu",
               condition: Callable[[Pivot], Tensor] = eps_condition,
               on_step: Callable[[TrainState, float], None] | None = None) -> TrainState:
-    """Train ``state`` on ``images`` (``(N, C, H, W)`` in [-1, 1], on the CPU) up to step ``until``."""
+    """Train ``state`` on ``images`` (``(N, C, H, W)`` in [-1, 1], on the CPU) up to step ``until``;
+    ``tasks`` maps each operator task drawn (kinds eps, palette) to its parameters."""
     rank, world_size = world()
     if batch % world_size:
         raise ValueError(f"batch {batch} is not divisible by the number of processes {world_size}")

@@ -11,12 +11,13 @@ and differ only in the network input (METHOD.md §3):
     eps       x_in = mu_star = x0 + Sigma_star^(1/2) xi (draw_pivot)     cond = condition(pivot)   (L_EPS)
     palette   x_in = x0 + sigma n                                        cond = x_y(A, y)          (Palette)
 
-with one operator task per step drawn uniformly from ``tasks`` and ``B`` random operator instances of it
-(masks, kernels from ``make_operator(..., generator=g)``) and ``y = A x0 + sigma_y n'``.
+with one operator task per step drawn uniformly from ``tasks`` (task -> operator parameters, e.g. kernel
+size) and ``B`` random operator instances of it (masks, kernels from ``make_operator(task, ..., generator=g,
+**params)``) and ``y = A x0 + sigma_y n'``.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping
 
 import torch
 
@@ -46,15 +47,16 @@ def edm_weight(sigma: Tensor) -> Tensor:
     return (sigma**2 + SIGMA_DATA**2) / (sigma * SIGMA_DATA) ** 2
 
 
-def draw_measurement(x0: Tensor, tasks: Sequence[str], sigma_y: float, generator: torch.Generator):
-    """A task drawn uniformly, ``B`` random operator instances of it and ``y = A x0 + sigma_y n``."""
-    task = tasks[int(torch.randint(len(tasks), (1,), generator=generator))]
-    op = make_operator(task, tuple(x0.shape[1:]), x0.shape[0], generator).to(dtype=x0.dtype)
+def draw_measurement(x0: Tensor, tasks: Mapping[str, dict], sigma_y: float, generator: torch.Generator):
+    """A task drawn uniformly from ``tasks`` (task -> operator parameters), ``B`` random operator instances
+    of it and ``y = A x0 + sigma_y n``."""
+    task = list(tasks)[int(torch.randint(len(tasks), (1,), generator=generator))]
+    op = make_operator(task, tuple(x0.shape[1:]), x0.shape[0], generator, **tasks[task]).to(dtype=x0.dtype)
     return op, op.measure(x0, sigma_y, generator)
 
 
 def network_inputs(kind: str, x0: Tensor, generator: torch.Generator, sigma_y: float = 0.05,
-                   tasks: Sequence[str] = (), condition: Callable[[Pivot], Tensor] = eps_condition):
+                   tasks: Mapping[str, dict] = {}, condition: Callable[[Pivot], Tensor] = eps_condition):
     """``(x_in, sigma, cond)`` for clean images ``x0``; every random draw comes from ``generator``."""
     sigma = sample_sigma(x0.shape[0], generator, x0.dtype)
     if check_kind(kind) == "prior":

@@ -2,7 +2,7 @@
 
 A checkpoint (``torch.load(weights_only=True)``-loadable plain dict, written atomically) holds
 
-    format, kind, net (UNetConfig), config (TrainConfig), model, ema, optimizer, step,
+    format, kind, net (UNetConfig), config (TrainConfig, with every trained task's operator parameters), model, ema, optimizer, step,
     rng = {generator: the run's draws, torch: global CPU RNG (dropout), cuda: per-device RNG states}
 
 If ``out`` exists the run resumes from it: the config must equal the saved one except ``steps``,
@@ -26,7 +26,7 @@ from tqdm import tqdm
 from ..data import read_image_zip
 from ..nn.checkpoint import TRAIN_FORMAT, atomic_save, build_network, load_network, network_from_state, read_checkpoint
 from ..nn.unet import UNetConfig
-from ..operators import TASKS, check_task
+from ..operators import TASKS, check_task, task_params
 from .loop import TrainState, new_state, run_steps, world
 from .objectives import check_kind
 
@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     sigma_y: float = 0.05
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    task_params: dict[str, dict] = field(default_factory=dict)  # task -> operator parameters (overrides of DEFAULTS)
     ckpt_every: int = 200
     device: str = "cpu"
     net: dict = field(default_factory=dict)
@@ -56,6 +57,7 @@ class TrainConfig:
     def __post_init__(self):
         check_kind(self.kind)
         self.tasks = [check_task(t) for t in self.tasks]
+        self.task_params = resolve_task_params(self.tasks, self.task_params)
         if self.init is not None and self.kind != "eps":
             raise ValueError(f"--init (fine-tuning) is for kind 'eps', not {self.kind!r}")
 
@@ -65,6 +67,17 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config key(s) {sorted(unknown)}")
         return cls(**d)
+
+
+def resolve_task_params(tasks: list[str], overrides: dict) -> dict[str, dict]:
+    """Every trained task's full operator parameters: ``eps.operators.task_params(task, **overrides[task])``
+    (the mapping ``eps sample --task-params`` takes per task); unknown or untrained tasks or keys are errors."""
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise ValueError(f"task params must map task -> {{parameter: value}}, got {overrides!r}")
+    untrained = [check_task(t) for t in overrides if t not in tasks]
+    if untrained:
+        raise ValueError(f"task params given for {untrained}, which are not among the trained tasks {tasks}")
+    return {t: task_params(t, **overrides.get(t, {})) for t in tasks}
 
 
 def cond_channels(kind: str, channels: int) -> int:
@@ -151,6 +164,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     out = Path(out)
     rank, world_size = world()
     torch.manual_seed(cfg.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)  # the checkpoint's and the log's folder
     if images is None:
         images = read_image_zip(cfg.data)[0]
     if out.exists():
@@ -190,7 +204,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
             callback(state.step)
 
     run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
-              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.tasks, device=cfg.device, on_step=on_step)
+              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device, on_step=on_step)
     bar.close()
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
@@ -200,4 +214,4 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     return state
 
 
-__all__ = ["TrainConfig", "train", "build_model", "save_checkpoint", "resume_state", "log_path", "cond_channels"]
+__all__ = ["TrainConfig", "train", "resolve_task_params", "build_model", "save_checkpoint", "resume_state", "log_path", "cond_channels"]

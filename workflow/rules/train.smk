@@ -1,7 +1,7 @@
 """Train stage: the unconditional prior (unless published), then the EPS fine-tune and Palette.
 
-One EPS and one Palette network per dataset, trained on operator draws of every configured task
-(``eps train --tasks``). ``eps train`` resumes from its state file, which lives next to the output and
+One EPS and one Palette network per dataset, trained on operator draws of every configured task with
+the configured task parameters (``eps train --tasks --task-params``, the parameters ``eps sample`` uses). ``eps train`` resumes from its state file, which lives next to the output and
 is copied into place only when training finishes, so an interrupted run resumes and no partial output
 survives. With train.gpus > 1 the command is launched through torchrun (one process per GPU).
 """
@@ -9,6 +9,7 @@ survives. With train.gpus > 1 the command is launched through torchrun (one proc
 GPUS = config["train"]["gpus"]
 TRAIN = f"torchrun --standalone --nproc_per_node={GPUS} -m eps.training.cli" if GPUS > 1 else "eps train"
 TASK_LIST = ",".join(config["tasks"])
+TASK_PARAMS = as_json(config["tasks"])
 
 
 def train_flags(kind: str) -> str:
@@ -55,5 +56,5 @@ rule train_conditional:
     log:
         f"{OUT}/logs/train/{{dataset}}/{{kind}}.log",
     shell:
-        "{TRAIN} --kind {wildcards.kind} --data {input.data} {params.init} --tasks {TASK_LIST} "
+        "{TRAIN} --kind {wildcards.kind} --data {input.data} {params.init} --tasks {TASK_LIST} --task-params {TASK_PARAMS} "
         "--sigma-y {SAMPLE[sigma_y]} {params.flags} --out {output}.state > {log} 2>&1 && {params.finish}"
