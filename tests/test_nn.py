@@ -132,3 +132,43 @@ def test_network_prior_denoisers_and_gradients(tmp_path):
     assert prior.denoise_palette(x, torch.tensor([1.0]), torch.zeros(2, 3, 8, 8)).shape == (2, 3, 8, 8)
     with pytest.raises(ValueError, match="no EPS network"):
         load_prior(tmp_path / "prior.pt").denoise_pivot(pivot)
+
+
+def test_convert_edm_cli_and_the_edm_source_route(tmp_path, capsys):
+    """``eps convert-edm`` on the fake pickle; a pickle needing NVlabs/edm modules is one clear line without
+    ``--edm-source``, and loads with it (a stand-in clone whose ``torch_utils.persistence`` rebuilds the net)."""
+    import sys
+
+    from eps.cli import main
+    net = perturbed(build_network(UNetConfig(**TINY)))
+    with open(tmp_path / "edm.pkl", "wb") as f:
+        pickle.dump({"ema": FakeEDM(net)}, f)
+    assert main(["convert-edm", "--pkl", str(tmp_path / "edm.pkl"), "--out", str(tmp_path / "new" / "net.pt")]) == 0
+    x, sigma = torch.randn(2, 3, 8, 8), torch.tensor([0.2, 3.0])
+    with torch.no_grad():
+        assert torch.equal(load_network(tmp_path / "new" / "net.pt")(x, sigma), net(x, sigma))
+
+    # protocol-0 pickle: call torch_utils.persistence.rebuild() (a module only an NVlabs/edm clone provides)
+    (tmp_path / "needs_edm.pkl").write_bytes(b"ctorch_utils.persistence\nrebuild\n(tR.")
+    capsys.readouterr()
+    args = ["convert-edm", "--pkl", str(tmp_path / "needs_edm.pkl"), "--out", str(tmp_path / "e.pt")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "git clone https://github.com/NVlabs/edm" in err and "edm_source" in err
+    assert main([*args, "--edm-source", str(tmp_path / "nowhere")]) == 2
+    assert "is not an NVlabs/edm clone" in capsys.readouterr().err
+    clone = tmp_path / "edm" / "torch_utils"
+    clone.mkdir(parents=True)
+    (clone / "__init__.py").write_text("")
+    (clone / "persistence.py").write_text(
+        "import pickle, pathlib\n\ndef rebuild():\n"
+        f"    return pickle.loads(pathlib.Path({str(tmp_path / 'edm.pkl')!r}).read_bytes())\n")
+    path_before = list(sys.path)
+    try:
+        assert main([*args, "--edm-source", str(tmp_path / "edm")]) == 0
+    finally:
+        for name in ("torch_utils.persistence", "torch_utils"):
+            sys.modules.pop(name, None)
+    assert sys.path == path_before and not (tmp_path / "e.pt.tmp").exists()
+    with torch.no_grad():
+        assert torch.equal(load_network(tmp_path / "e.pt")(x, sigma), net(x, sigma))

@@ -10,15 +10,19 @@ One format family, two kinds of file:
 the names of the published EDM DDPM++ networks (FFHQ-64 unconditional), so their weights convert one to one.
 
 Converting the official FFHQ-64 pickle (``edm-ffhq-64x64-uncond-vp.pkl``) needs the NVlabs/edm code on
-``sys.path`` only to unpickle it; :func:`convert_edm_pickle` then keeps the EMA state dict, drops the two
+``sys.path`` only to unpickle it (its classes are pickled by ``torch_utils.persistence``; unpickling runs code
+from the file, so convert only the published pickle); ``eps convert-edm --pkl IN.pkl --edm-source EDM_CLONE
+--out NET.pt`` puts the clone on the path, and :func:`convert_edm_pickle` then keeps the EMA state dict, drops the two
 entries our network does not hold (``resample_filter`` buffers: the fixed [1, 1] filter is our average-pool /
 nearest up-sampling; ``map_augment.weight``: augmentation labels are zero at inference) and writes an
 ``eps-net-v1`` file. ImageNet-64 (class-conditional ADM) is a different architecture and is not converted.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import pickle
+import sys
 import tempfile
 from pathlib import Path
 
@@ -87,10 +91,35 @@ def save_network(net: EDMPrecond, path: str | Path) -> None:
     atomic_save({"format": NET_FORMAT, "net": net.model.config.to_dict(), "model": net.state_dict()}, path)
 
 
-def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path) -> None:
-    """Convert an official EDM DDPM++ pickle to an ``eps-net-v1`` file (needs NVlabs/edm importable)."""
-    with open(pickle_path, "rb") as f:
-        ema = pickle.load(f)["ema"]
+EDM_SOURCE_HINT = ("git clone https://github.com/NVlabs/edm and pass its folder as --edm-source "
+                   "(workflow: set edm_source in the config)")
+
+
+def unpickle_edm(pickle_path: str | Path, edm_source: str | Path | None = None):
+    """The ``ema`` network of an EDM pickle, with the NVlabs/edm clone ``edm_source`` importable meanwhile."""
+    pickle_path = Path(pickle_path)
+    if not pickle_path.is_file():
+        raise FileNotFoundError(f"EDM pickle {pickle_path} does not exist")
+    if edm_source is not None and not Path(edm_source, "torch_utils").is_dir():
+        raise FileNotFoundError(f"--edm-source {edm_source} is not an NVlabs/edm clone (no torch_utils/ in it): "
+                                f"{EDM_SOURCE_HINT}")
+    path = [str(Path(edm_source).resolve())] if edm_source is not None else []
+    sys.path[:0] = path
+    try:
+        with open(pickle_path, "rb") as f:
+            return pickle.load(f)["ema"]
+    except ModuleNotFoundError as err:
+        raise ValueError(f"{pickle_path}: unpickling needs the NVlabs/edm source ({err}): {EDM_SOURCE_HINT}") from err
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as err:
+        raise ValueError(f"{pickle_path} is not an EDM network pickle (a dict with 'ema'): {err!r}") from err
+    finally:
+        for entry in path:
+            sys.path.remove(entry)
+
+
+def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source: str | Path | None = None) -> None:
+    """Convert an official EDM DDPM++ pickle to an ``eps-net-v1`` file (NVlabs/edm importable or ``edm_source``)."""
+    ema = unpickle_edm(pickle_path, edm_source)
     kw = dict(ema.init_kwargs)
     model_kw = kw.get("model_kwargs", kw)
     if kw.get("model_type") != "SongUNet" or kw.get("label_dim", 0) or model_kw.get("encoder_type", "standard") != "standard":
@@ -106,5 +135,18 @@ def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path) -> None:
     atomic_save({"format": NET_FORMAT, "net": net.to_dict(), "model": state}, out_path)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``eps convert-edm --pkl edm-ffhq-64x64-uncond-vp.pkl --edm-source EDM_CLONE --out NET.pt``."""
+    p = argparse.ArgumentParser(prog="eps convert-edm",
+                                description="convert a published EDM DDPM++ pickle to an eps-net-v1 network file")
+    p.add_argument("--pkl", required=True, help="official EDM pickle (e.g. edm-ffhq-64x64-uncond-vp.pkl)")
+    p.add_argument("--out", required=True, help="eps-net-v1 file to write (atomically)")
+    p.add_argument("--edm-source", help="NVlabs/edm clone, needed to unpickle (unless already importable)")
+    a = p.parse_args(argv)
+    convert_edm_pickle(a.pkl, a.out, a.edm_source)
+    print(f"converted {a.pkl} -> {a.out}")
+    return 0
+
+
 __all__ = ["build_network", "atomic_save", "read_checkpoint", "network_from_state", "load_network", "save_network",
-           "convert_edm_pickle", "NET_FORMAT", "TRAIN_FORMAT"]
+           "convert_edm_pickle", "unpickle_edm", "NET_FORMAT", "TRAIN_FORMAT"]
