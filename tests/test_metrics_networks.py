@@ -123,3 +123,30 @@ def test_lpips_is_missing_below_its_minimum_size(random_weights, tmp_path, monke
     assert "at least 31 px" in result.missing["lpips"] and "not found" in result.missing["fid"]
     assert len(caplog.records) == 1
     assert math.isnan(result.summary.loc[0, "lpips"]) and math.isfinite(result.summary.loc[0, "psnr"])
+
+
+def test_fid_against_published_style_statistics(torch_home, tmp_path, caplog):
+    """A reference ``.npz`` of Inception statistics (``mu`` (2048,), ``sigma`` (2048, 2048), the structure of
+    EDM's fid-refs; values here from the random-weight network) gives the same FID as the reference images it
+    summarises; both MMD columns are reported missing with the reason."""
+    import numpy as np
+
+    from eps.metrics.frechet import FeatureStatistics
+    path = write_shard(tmp_path / "s.pt", n=3, k=1, seed=0, size=32)
+    reference = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    np.savez(tmp_path / "images.npz", x0=reference.numpy())
+    stats = FeatureStatistics.of(inception_features(load_inception(), reference))
+    assert stats.mu.shape == (2048,) and stats.sigma.shape == (2048, 2048)
+    np.savez(tmp_path / "ffhq-64x64.npz", mu=stats.mu, sigma=stats.sigma)
+    by_images = evaluate([path], reference=tmp_path / "images.npz")
+    with caplog.at_level(logging.WARNING, logger="eps.metrics"):
+        by_stats = evaluate([path], reference=tmp_path / "ffhq-64x64.npz")
+    assert by_stats.summary.loc[0, "fid"] == pytest.approx(by_images.summary.loc[0, "fid"], rel=1e-6)
+    assert math.isfinite(by_images.summary.loc[0, "mmd_inception"])
+    for column in ("mmd_pix", "mmd_inception"):
+        assert math.isnan(by_stats.summary.loc[0, column])
+        assert "ffhq-64x64.npz holds feature statistics" in by_stats.missing[column]
+    assert len(caplog.records) == 1 and "MMD needs reference images" in by_stats.per_image["missing_reason"][0]
+    np.savez(tmp_path / "small.npz", mu=stats.mu[:64], sigma=stats.sigma[:64, :64])
+    with pytest.raises(ValueError, match="64-d features; FID uses 2048-d"):
+        evaluate([path], reference=tmp_path / "small.npz")

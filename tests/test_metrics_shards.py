@@ -72,3 +72,21 @@ def test_reference_formats_agree(tmp_path):
     (tmp_path / "ref.txt").write_text("x")
     with pytest.raises(ValueError, match="unsupported format"):
         load_reference(tmp_path / "ref.txt")
+
+
+def test_reference_npz_with_mu_and_sigma_is_feature_statistics(tmp_path):
+    """EDM's published FID references are ``np.savez(mu=(2048,), sigma=(2048, 2048))``; a local stand-in."""
+    from eps.metrics.frechet import FeatureStatistics, frechet_distance
+    g = torch.Generator().manual_seed(0)
+    f1, f2 = torch.randn(40, 6, generator=g).double(), (torch.randn(50, 6, generator=g) + 0.5).double()
+    stats = FeatureStatistics.of(f2)
+    np.savez(tmp_path / "fid-ref.npz", mu=stats.mu, sigma=stats.sigma)
+    loaded = load_reference(tmp_path / "fid-ref.npz")
+    assert isinstance(loaded, FeatureStatistics)
+    np.testing.assert_array_equal(loaded.sigma, np.cov(f2.numpy(), rowvar=False))
+    assert frechet_distance(f1, loaded) == pytest.approx(frechet_distance(f1, f2), rel=1e-12)
+    np.savez(tmp_path / "bad.npz", mu=stats.mu, sigma=stats.sigma[:5])
+    with pytest.raises(ValueError, match=r"bad\.npz.*mu \(d,\) and sigma \(d, d\)"):
+        load_reference(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="dimension 6 against 5"):
+        frechet_distance(f1, FeatureStatistics(stats.mu[:5], stats.sigma[:5, :5]))

@@ -7,7 +7,9 @@ Per measurement (per-image CSV): PSNR, SSIM and LPIPS of the FIRST posterior sam
 Per ``(dataset, task, method, nfe)`` (summary CSV, exactly the columns of
 ``reference/paper_table_64px.csv`` plus ``sec_per_image, cost_ratio``): the means of the per-image
 metrics; FID and MMD (pixel and Inception space) between the set of first samples and the reference set
-(the group's own ``x0`` unless ``--reference`` is given); ``sec_per_image = sum(seconds) / sum(N K)``
+(the group's own ``x0`` unless ``--reference`` is given). A ``--reference`` ``.npz`` holding ``mu`` and
+``sigma`` (EDM's published FID statistics of 2048-d Inception pool3 features) gives FID from those
+statistics directly; MMD needs reference samples, so both MMD columns are then reported missing; ``sec_per_image = sum(seconds) / sum(N K)``
 and ``cost_ratio = sum(seconds) / sum(seconds_uncond)`` (the method against the unconditional backbone
 sampler at the same NFE, timed by the sampling stage in the same process). ``nfe`` is the shard's
 ``nfe`` (forward passes per sample as the method counts them).
@@ -32,8 +34,8 @@ import pandas as pd
 import torch
 
 from eps.metrics.crps import crps_pixel, energy_score
-from eps.metrics.frechet import frechet_distance
-from eps.metrics.inception import inception_features, load_inception
+from eps.metrics.frechet import FeatureStatistics, frechet_distance
+from eps.metrics.inception import FEATURE, inception_features, load_inception
 from eps.metrics.mmd import mmd_unbiased
 from eps.metrics.perceptual import LPIPS_MIN_SIZE, load_lpips, lpips_distance
 from eps.metrics.pixel import psnr, ssim
@@ -121,20 +123,25 @@ def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: i
             "seconds": float(shard["seconds"]), "seconds_uncond": float(shard["seconds_uncond"]), "images": n * k}
 
 
-def _distribution_metrics(parts: list[dict[str, Any]], reference: torch.Tensor | None,
+def _distribution_metrics(parts: list[dict[str, Any]], reference: torch.Tensor | FeatureStatistics | None,
                           f_reference: torch.Tensor | None, nets: Networks) -> dict[str, float]:
-    """FID and MMD of one group's first samples against the reference set (its own x0 by default)."""
+    """FID and MMD of one group's first samples against the reference set (its own x0 by default), or FID
+    alone against reference Inception statistics."""
     first = torch.cat([p["first"] for p in parts])
+    statistics = isinstance(reference, FeatureStatistics)
     ref = torch.cat([p["x0"] for p in parts]) if reference is None else reference
     out = {"fid": math.nan, "mmd_pix": math.nan, "mmd_inception": math.nan}
-    if min(len(first), len(ref)) < 2:
+    if len(first) < 2 or (not statistics and len(ref) < 2):
         return out
-    out["mmd_pix"] = mmd_unbiased(first, ref)
+    if not statistics:
+        out["mmd_pix"] = mmd_unbiased(first, ref)
     if nets.inception is not None:
         f_first = torch.cat([p["features"]["first"] for p in parts])
-        f_ref = torch.cat([p["features"]["x0"] for p in parts]) if f_reference is None else f_reference
+        f_ref = reference if statistics else (torch.cat([p["features"]["x0"] for p in parts])
+                                              if f_reference is None else f_reference)
         out["fid"] = frechet_distance(f_first, f_ref)
-        out["mmd_inception"] = mmd_unbiased(f_first, f_ref)
+        if not statistics:
+            out["mmd_inception"] = mmd_unbiased(f_first, f_ref)
     return out
 
 
@@ -145,12 +152,19 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
     if not shards:
         raise ValueError("no shards given")
     loaded = [(Path(path), load_shard(path)) for path in shards]  # every input is checked before any work
-    ref_images = load_reference(reference) if reference is not None else None
+    ref = load_reference(reference) if reference is not None else None
+    ref_images = ref if isinstance(ref, torch.Tensor) else None
     shapes = {tuple(shard["x0"].shape[1:]) for _, shard in loaded}
     if ref_images is not None and shapes != {tuple(ref_images.shape[1:])}:
         raise ValueError(f"reference {reference}: images {tuple(ref_images.shape[1:])} do not match the shards' "
                          f"{sorted(shapes)}")
+    if isinstance(ref, FeatureStatistics) and ref.mu.shape != (int(FEATURE),):
+        raise ValueError(f"reference {reference}: statistics of {ref.mu.shape[0]}-d features; FID uses "
+                         f"{FEATURE}-d Inception pool3 features")
     nets = load_networks(weights_dir, device)
+    if isinstance(ref, FeatureStatistics):
+        nets.missing.update(dict.fromkeys(("mmd_pix", "mmd_inception"), f"reference {Path(reference).name} holds "
+                                          "feature statistics (mu, sigma) only; MMD needs reference images"))
     smallest = min(min(shard["x0"].shape[-2:]) for _, shard in loaded)
     if smallest < LPIPS_MIN_SIZE:
         nets.lpips = None
@@ -171,7 +185,7 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
             summary.append({
                 **dict(zip(GROUP, key)),
                 **rows[["psnr", "ssim", "lpips", "crps_pix", "crps_inception"]].mean(skipna=False).to_dict(),
-                **_distribution_metrics(parts, ref_images, f_reference, nets),
+                **_distribution_metrics(parts, ref, f_reference, nets),
                 "sec_per_image": seconds / sum(p["images"] for p in parts),
                 "cost_ratio": seconds / sum(p["seconds_uncond"] for p in parts),
             })
@@ -188,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-image", required=True, type=Path, help="per-image CSV to write")
     parser.add_argument("--summary", required=True, type=Path, help="per-(dataset, task, method, nfe) CSV to write")
     parser.add_argument("--reference", default=None,
-                        help="reference images for FID/MMD (.pt/.npz/.zip); default: the shards' x0")
+                        help="reference images for FID/MMD (.pt/.npz/.zip) or FID statistics (.npz with mu, "
+                             "sigma: EDM's fid-refs); default: the shards' x0")
     parser.add_argument("--weights-dir", default=None,
                         help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
     parser.add_argument("--device", default="cpu", help="torch device for LPIPS / Inception (default: cpu)")

@@ -10,7 +10,8 @@ sampler at the same NFE on the same N*K images, same process); ``meta`` with at 
 A reference set (for FID / MMD) is a ``.pt`` (tensor, or dict with ``x0``), an ``.npz`` (key ``x0`` or
 ``images``, or its only array) or a ``.zip`` of PNG/JPEG files. Float arrays are images in [-1, 1],
 ``uint8`` arrays are 8-bit images (mapped by ``x / 127.5 - 1``); ``(N, H, W, C)`` layout with C in {1, 3}
-is transposed to ``(N, C, H, W)``.
+is transposed to ``(N, C, H, W)``. An ``.npz`` with arrays ``mu`` and ``sigma`` is instead a set of Inception
+feature statistics (EDM's published FID references): :class:`FeatureStatistics`.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from eps.metrics.frechet import FeatureStatistics
 
 Tensor = torch.Tensor
 
@@ -72,8 +75,16 @@ def _as_images(array: np.ndarray | Tensor, source: Path) -> Tensor:
     return x.contiguous()
 
 
-def load_reference(path: str | os.PathLike) -> Tensor:
-    """Reference images ``(N, C, H, W)`` in [-1, 1] from a ``.pt``, ``.npz`` or ``.zip`` file."""
+def _statistics(mu: np.ndarray, sigma: np.ndarray, source: Path) -> FeatureStatistics:
+    try:
+        return FeatureStatistics(np.asarray(mu, np.float64), np.asarray(sigma, np.float64))
+    except ValueError as err:
+        raise ValueError(f"reference {source}: {err}") from err
+
+
+def load_reference(path: str | os.PathLike) -> Tensor | FeatureStatistics:
+    """Reference images ``(N, C, H, W)`` in [-1, 1] from a ``.pt``, ``.npz`` or ``.zip`` file, or the feature
+    statistics of an ``.npz`` holding ``mu`` and ``sigma``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"reference {path} does not exist")
@@ -83,6 +94,8 @@ def load_reference(path: str | os.PathLike) -> Tensor:
             array = data["x0"] if isinstance(data, dict) else data
         elif path.suffix == ".npz":
             with np.load(path) as npz:
+                if {"mu", "sigma"} <= set(npz.files):
+                    return _statistics(npz["mu"], npz["sigma"], path)
                 names = [k for k in ("x0", "images") if k in npz.files] or npz.files
                 if len(names) != 1:
                     raise ValueError(f"reference {path}: arrays {npz.files}; name the images 'x0' or 'images'")
