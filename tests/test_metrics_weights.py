@@ -95,3 +95,12 @@ def test_single_file_mode_fetches_and_verifies(tmp_path, capsys):
         weights.main(["--url", entry.url, "--sha256", "None", "--out", str(out)])
     with pytest.raises(ValueError, match="go together"):
         weights.main(["--url", entry.url, "--out", str(out)])
+
+
+def test_single_file_mode_with_unknown_sha256_keeps_the_file_and_prints_its_digest(tmp_path, capsys):
+    """Published files without a published digest (EDM checkpoints, FID statistics): ``--sha256 unknown``."""
+    entry = _entry(tmp_path)
+    out = tmp_path / "weights" / "ffhq-64x64.npz"
+    assert weights.main(["--url", entry.url, "--sha256", "unknown", "--out", str(out)]) == 0
+    assert out.read_bytes() == PAYLOAD and not out.with_name(out.name + ".part").exists()
+    assert f"sha256 {hashlib.sha256(PAYLOAD).hexdigest()}: no published digest, not verified" in capsys.readouterr().out

@@ -67,7 +67,8 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
     shards = -(-1000 // cfg["sample"]["shard_size"])
     assert counts["evaluate"] == cells and counts["sample"] == cells * shards
-    assert counts["manual_download"] == 4 and counts["download"] == 1  # licensed folders; the EDM network
+    assert counts["manual_download"] == 4 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
+    assert counts["download"] == 3 and counts["convert_checkpoint"] == 1  # EDM FFHQ-64 network, 2 FID statistics
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):
             assert f"results/paper/metrics/{dataset}/deblur_motion/{method}-nfe" in run.stdout
@@ -78,6 +79,28 @@ def test_slurm_profile_dry_run(tmp_path):
                     "config/paper.yaml")
     assert run.returncode == 0, run.stderr
     assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind prior" in run.stdout
+    # the published FFHQ-64 pickle is converted and used as the backbone; FID against EDM's statistics
+    assert ("eps convert-edm --pkl weights/edm-ffhq-64x64-uncond-vp.pkl --edm-source downloads/edm "
+            "--out weights/edm-ffhq-64x64-uncond-vp.pt") in run.stdout
+    assert "--kind eps --data data/ffhq64/train.zip --init weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
+    assert "--prior weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
+    assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
+    assert "--reference weights/imagenet-64x64.npz" in run.stdout
+    # training draws operators with the configured task parameters (those eps sample uses)
+    assert '--task-params \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}, ' in run.stdout
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda cfg: cfg.pop("edm_source"), "git clone https://github.com/NVlabs/edm and set edm_source"),
+    (lambda cfg: cfg["datasets"]["imagenet64"].pop("fid_reference"), "datasets ['imagenet64'] have no fid_reference"),
+])
+def test_paper_config_without_edm_source_or_statistics_is_one_clear_error(tmp_path, change, message):
+    cwd = workdir(tmp_path)
+    cfg = yaml.safe_load((cwd / "config" / "paper.yaml").read_text())
+    change(cfg)
+    (cwd / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    run = snakemake(cwd, "-n", "--configfile", "bad.yaml")
+    assert run.returncode != 0 and message in run.stdout + run.stderr
 
 
 def test_wrong_config_key_is_one_clear_error(tmp_path):

@@ -7,7 +7,8 @@ raises :class:`WeightsMissing`; the caller reports the metric missing, it never 
 
 Download: each file is fetched to ``<name>.part`` with HTTP ``Range`` resume, then its size and sha256 are
 checked against the constants below before it is moved into place (``os.replace``). A mismatch is refused
-with one clear message and the bad bytes are deleted.
+with one clear message and the bad bytes are deleted. A published file whose sha256 its publisher does not
+state (``--sha256 unknown``, e.g. the EDM checkpoints) is kept unverified and its digest printed.
 
 The LPIPS linear-layer weights (``lpips/weights/v0.1/alex.pth``) ship inside the ``lpips`` wheel and need
 no download.
@@ -31,12 +32,12 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One downloadable weight file: its cache file name, URL, size in bytes, sha256, and where the
-    digest comes from."""
+    """One downloadable weight file: its cache file name, URL, size in bytes, sha256 (``None``: not
+    published, so the file cannot be verified), and where the digest comes from."""
     filename: str
     url: str
     size: int | None
-    sha256: str
+    sha256: str | None
     source: str
 
 
@@ -96,12 +97,12 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 def verify(path: Path, entry: WeightFile) -> None:
-    """Refuse ``path`` unless its size (when known) and sha256 are those of ``entry``."""
+    """Refuse ``path`` unless its size and sha256 (each when known) are those of ``entry``."""
     size = path.stat().st_size
     if entry.size is not None and size != entry.size:
         raise ValueError(f"{path}: size {size} bytes, expected {entry.size} for {entry.filename}")
     got = sha256_of(path)
-    if got != entry.sha256:
+    if entry.sha256 is not None and got != entry.sha256:
         raise ValueError(f"{path}: sha256 {got} does not match the known {entry.sha256} of {entry.filename} "
                          f"({entry.source}); refusing it")
 
@@ -147,16 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(WEIGHTS), default=sorted(WEIGHTS),
                         help="fetch only these metric weights")
     parser.add_argument("--url", help="one file: its URL (with --sha256 and --out)")
-    parser.add_argument("--sha256", help="one file: its known sha256 (64 hex digits)")
+    parser.add_argument("--sha256", help="one file: its known sha256 (64 hex digits), or 'unknown' (not verified)")
     parser.add_argument("--out", help="one file: where to write it")
     args = parser.parse_args(argv)
     if args.url or args.out or args.sha256:
         if not (args.url and args.out and args.sha256):
             raise ValueError("--url, --sha256 and --out go together")
-        if len(args.sha256) != 64 or any(c not in "0123456789abcdef" for c in args.sha256.lower()):
-            raise ValueError(f"--sha256 {args.sha256!r} is not 64 hex digits")
+        unknown = args.sha256 == "unknown"
+        if not unknown and (len(args.sha256) != 64 or any(c not in "0123456789abcdef" for c in args.sha256.lower())):
+            raise ValueError(f"--sha256 {args.sha256!r} is not 64 hex digits (or 'unknown')")
         out = Path(args.out)
-        jobs = [(out.parent, WeightFile(out.name, args.url, None, args.sha256.lower(), "command line"))]
+        jobs = [(out.parent, WeightFile(out.name, args.url, None, None if unknown else args.sha256.lower(),
+                                        "command line"))]
     else:
         jobs = [(Path(args.dest) if args.dest else search_dirs()[-1], WEIGHTS[name]) for name in args.only]
     for dest, entry in jobs:
@@ -165,5 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         except (urllib.error.URLError, OSError) as err:
             print(f"eps download-weights: cannot fetch {entry.url}: {getattr(err, 'reason', err)}", file=sys.stderr)
             return 1
-        print(f"{path} (sha256 verified)")
+        print(f"{path} (sha256 verified)" if entry.sha256 else
+              f"{path} (sha256 {sha256_of(path)}: no published digest, not verified)")
     return 0

@@ -73,19 +73,36 @@ def summary_path(dataset, task, method, nfe) -> str:
 
 
 def prior_checkpoint(dataset: str) -> str:
-    """The backbone: the published checkpoint when the dataset names one, else the one trained here."""
+    """The backbone: the published checkpoint (converted) when the dataset names one, else the one trained here."""
     published = config["datasets"][dataset].get("checkpoint")
-    return f"{WEIGHTS_DIR}/{download_name(published)}" if published else f"{OUT}/models/{dataset}/prior.pt"
+    return f"{WEIGHTS_DIR}/{converted_name(published)}" if published else f"{OUT}/models/{dataset}/prior.pt"
 
 
 def download_name(entry: dict) -> str:
     return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
 
 
+def converted_name(entry: dict) -> str:
+    """The eps-net-v1 file ``eps convert-edm`` makes of a published EDM pickle: ``<name>.pkl`` -> ``<name>.pt``."""
+    return download_name(entry).removesuffix(".pkl") + ".pt"
+
+
 def downloads() -> dict[str, dict]:
-    """File name under weights_dir -> {url, sha256} for every published checkpoint the config names."""
-    return {download_name(ds["checkpoint"]): ds["checkpoint"] for ds in config["datasets"].values()
-            if "checkpoint" in ds}
+    """File name under weights_dir -> {url, sha256} for every published file the config names (backbones,
+    FID reference statistics)."""
+    return {download_name(ds[key]): ds[key] for ds in config["datasets"].values()
+            for key in ("checkpoint", "fid_reference") if key in ds}
+
+
+_pickles = {d: download_name(ds["checkpoint"]) for d, ds in config["datasets"].items() if "checkpoint" in ds}
+if any(not name.endswith(".pkl") for name in _pickles.values()):
+    raise ValueError(f"config: a dataset checkpoint must be a published EDM pickle (*.pkl), got {_pickles}")
+if _pickles and "edm_source" not in config:
+    raise ValueError(f"config: datasets {sorted(_pickles)} use a published EDM pickle, and converting it needs the "
+                     "NVlabs/edm source: git clone https://github.com/NVlabs/edm and set edm_source: <that folder>")
+_no_stats = [d for d, ds in config["datasets"].items() if "fid_reference" not in ds]
+if config["evaluate"]["reference"] == "published" and _no_stats:
+    raise ValueError(f"config: evaluate.reference is 'published' but datasets {_no_stats} have no fid_reference")
 
 
 def task_tag(task: str) -> str:

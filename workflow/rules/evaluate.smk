@@ -9,6 +9,8 @@ def evaluate_inputs(w):
         inputs["weights"] = [f"{WEIGHTS_DIR}/{m.filename}" for m in METRIC_WEIGHTS.values()]
     if EVALUATE["reference"] == "train":
         inputs["reference"] = f"{DATA}/{w.dataset}/train.zip"
+    elif EVALUATE["reference"] == "published":  # FID statistics (mu, sigma): FID only, MMD reported missing
+        inputs["reference"] = f"{WEIGHTS_DIR}/{download_name(config['datasets'][w.dataset]['fid_reference'])}"
     return inputs
 
 

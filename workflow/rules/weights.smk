@@ -1,4 +1,5 @@
-"""Weights stage: published files named in the config (backbones, FID statistics) and metric networks."""
+"""Weights stage: published files named in the config (backbones, FID statistics), the conversion of the
+published EDM pickles to eps network files, and the metric networks."""
 
 DOWNLOADS = downloads()
 
@@ -18,6 +19,36 @@ if DOWNLOADS:
             f"{OUT}/logs/weights/{{file}}.log",
         shell:
             "eps download-weights --url {params.url} --sha256 {params.sha256} --out {output} > {log} 2>&1"
+
+EDM_PICKLES = {converted_name(ds["checkpoint"]).removesuffix(".pt"): download_name(ds["checkpoint"])
+               for ds in config["datasets"].values() if "checkpoint" in ds}
+
+
+if EDM_PICKLES:
+
+    rule convert_checkpoint:
+        """A published EDM pickle as the eps-net-v1 backbone file the sample and train rules read."""
+        input:
+            pkl=lambda w: f"{WEIGHTS_DIR}/{EDM_PICKLES[w.net]}",
+            edm_source=ancient(config["edm_source"]),
+        output:
+            f"{WEIGHTS_DIR}/{{net}}.pt",
+        wildcard_constraints:
+            net="|".join(map(re.escape, EDM_PICKLES)),
+        log:
+            f"{OUT}/logs/weights/{{net}}.convert.log",
+        shell:
+            "eps convert-edm --pkl {input.pkl} --edm-source {input.edm_source} --out {output} > {log} 2>&1"
+
+    rule edm_source:
+        """The NVlabs/edm source (licence CC BY-NC-SA 4.0) is not fetched by a rule: this job fails with what to do."""
+        output:
+            directory(config["edm_source"]),
+        shell:
+            "echo 'MANUAL STEP: {output} is missing; unpickling the published EDM checkpoints needs the NVlabs/edm "
+            "source: git clone https://github.com/NVlabs/edm {output} (or set edm_source in the config to a clone)' "
+            ">&2; exit 1"
+
 
 
 rule metric_weights:
