@@ -14,12 +14,12 @@ A method may carry its own budget: ``--methods eps@20,dps@100``.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import zlib
 
 import pandas as pd
 import torch
+
+from .atomic import write_text
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
 from .interpolants import make_interpolant
@@ -91,15 +91,6 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return table[[t for t in TASKS if t in table.columns]]
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    os.close(fd)
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
@@ -126,6 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     make_interpolant(a.interpolant)
     df = run(parse_methods(a.methods, a.nfe), tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples,
              a.interpolant, a.num_projections)
-    write_csv_atomic(df, a.out)
+    write_text(a.out, df.to_csv(index=False))
     print("\nmean sw / sw_floor over seeds:\n" + summary(df).round(2).to_string())
     return 0

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import zlib
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
+
+from .atomic import save_torch
 
 from .methods import Method, Problem, Prior, get_method
 from .operators import LinearOperator, make_operator, task_params
@@ -118,18 +119,6 @@ def _plain(value):
     return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else str(value)
 
 
-def save_atomic(obj, path: str | Path) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then ``os.replace``: no partial file survives."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps sample", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="test-set zip written by `eps prepare-data`")
@@ -162,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"{a.data}: asked for images {a.start}..{a.start + a.count - 1}, got {x0.shape[0]}")
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
                       _json(a.task_params, "--task-params"), {"dataset": a.dataset or Path(a.data).stem})
-    save_atomic(shard, a.out)
+    save_torch(shard, a.out)
     print(f"{a.out}: {a.count} images x {a.num_samples} samples, nfe={shard['nfe']}, "
           f"{shard['seconds']:.1f}s (unconditional {shard['seconds_uncond']:.1f}s)")
     return 0

@@ -3,8 +3,8 @@
 ``write_provenance("results/summary.csv", config=cfg, seeds=[0, 1])`` writes
 ``results/summary.csv.provenance.json`` holding: git commit (and whether the tree was dirty), the sha256 of
 the canonical JSON of ``config`` (``config_hash``), the seeds, versions of the packages that shape the
-numbers, python/platform, the device, and the UTC date. Files are written atomically (temp file +
-``os.replace``) so an interrupted run never leaves a truncated record.
+numbers, python/platform, the device, and the UTC date. Files are written atomically
+(:mod:`eps.atomic`) so an interrupted run never leaves a truncated record.
 """
 from __future__ import annotations
 
@@ -15,31 +15,17 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .atomic import write_text
+
 # Packages whose versions can change a reported number.
 PACKAGES = ("eps-bench", "torch", "torchvision", "numpy", "scipy", "piq", "lpips", "torch-fidelity",
             "scikit-image", "pandas")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def config_hash(config: Mapping[str, Any] | None) -> str:
@@ -107,4 +93,4 @@ def write_provenance(results_path: str | os.PathLike, config: Mapping[str, Any] 
                      seeds: Iterable[int] = (), device: str | torch.device = "cpu", **extra: Any) -> Path:
     """Write ``provenance(...)`` next to ``results_path`` (atomically) and return the record's path."""
     record = provenance(config, seeds, device, **extra)
-    return atomic_write_text(provenance_path(results_path), json.dumps(record, indent=2, default=str) + "\n")
+    return write_text(provenance_path(results_path), json.dumps(record, indent=2, default=str) + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eps.image_bench import _json, run_shard, save_atomic, stack_operators
+from eps.image_bench import _json, run_shard, stack_operators
 from eps.methods import get_method
 from eps.operators import make_operator
 from eps.priors.gmm import random_gmm
@@ -60,12 +60,3 @@ def test_wrong_image_shape_is_one_clear_error(setup):
 def test_bad_json_option_is_one_clear_error():
     with pytest.raises(ValueError, match="--options is not valid JSON"):
         _json("{zeta: 1}", "--options")
-
-
-def test_atomic_save_leaves_no_partial_file(tmp_path):
-    target = tmp_path / "shard.pt"
-    with pytest.raises(Exception):
-        save_atomic({"bad": lambda: 0}, target)  # lambdas cannot be pickled
-    assert list(tmp_path.iterdir()) == []
-    save_atomic({"x": torch.ones(2)}, target)
-    assert torch.equal(torch.load(target)["x"], torch.ones(2))

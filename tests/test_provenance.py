@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from eps.provenance import atomic_write_text, config_hash, provenance, provenance_path, write_provenance
+from eps.provenance import config_hash, provenance, provenance_path, write_provenance
 
 
 def test_config_hash_is_order_independent_and_content_sensitive():
@@ -26,16 +26,3 @@ def test_written_next_to_results_atomically(tmp_path):
     assert path == provenance_path(results) == tmp_path / "sub" / "table.csv.provenance.json"
     assert json.loads(path.read_text())["config_hash"] == config_hash({"x": 1})
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
-
-
-def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
-    target = tmp_path / "f.txt"
-    atomic_write_text(target, "old")
-
-    class Boom:
-        def __str__(self):
-            raise RuntimeError("boom")
-
-    with pytest.raises(TypeError):
-        atomic_write_text(target, Boom())
-    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]

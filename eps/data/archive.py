@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from ..atomic import atomic_path
 
 Tensor = torch.Tensor
 
@@ -33,22 +33,13 @@ def write_image_zip(images: np.ndarray, path: str | Path, labels: list[int] | No
         raise ValueError(f"expected uint8 images of shape (N, H, W, 1|3), got {images.dtype} {images.shape}")
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"{len(labels)} labels for {len(images)} images")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            for i, img in enumerate(images):
-                buf = io.BytesIO()
-                Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(buf, format="PNG")
-                zf.writestr(image_name(i), buf.getvalue())
-            meta = None if labels is None else [[image_name(i), int(l)] for i, l in enumerate(labels)]
-            zf.writestr("dataset.json", json.dumps({"labels": meta}))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for i, img in enumerate(images):
+            buf = io.BytesIO()
+            Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(buf, format="PNG")
+            zf.writestr(image_name(i), buf.getvalue())
+        meta = None if labels is None else [[image_name(i), int(l)] for i, l in enumerate(labels)]
+        zf.writestr("dataset.json", json.dumps({"labels": meta}))
 
 
 def read_image_zip(path: str | Path) -> tuple[Tensor, Tensor | None]:

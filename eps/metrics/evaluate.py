@@ -41,7 +41,8 @@ from eps.metrics.perceptual import LPIPS_MIN_SIZE, load_lpips, lpips_distance
 from eps.metrics.pixel import psnr, ssim
 from eps.metrics.shards import load_reference, load_shard
 from eps.metrics.weights import WeightsMissing
-from eps.provenance import atomic_write_text, write_provenance
+from eps.atomic import write_text
+from eps.provenance import write_provenance
 
 log = logging.getLogger("eps.metrics")
 
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     seeds = [int(s) for s in result.per_image["seed"].unique()]
     for path, table in ((args.per_image, result.per_image), (args.summary, result.summary)):
-        atomic_write_text(path, table.to_csv(index=False))
+        write_text(path, table.to_csv(index=False))
         write_provenance(path, config=config, seeds=seeds, device=args.device, missing=result.missing)
         print(f"wrote {path} ({len(table)} rows)")
     return 0

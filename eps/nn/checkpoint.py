@@ -20,14 +20,13 @@ nearest up-sampling; ``map_augment.weight``: augmentation labels are zero at inf
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from ..atomic import save_torch
 from .precond import EDMPrecond
 from .unet import UNet, UNetConfig
 
@@ -39,20 +38,6 @@ DROPPED_EDM_KEYS = ("resample_filter", "map_augment.weight")
 def build_network(net: dict | UNetConfig) -> EDMPrecond:
     """An :class:`EDMPrecond` UNet from its config (dict or :class:`UNetConfig`)."""
     return EDMPrecond(UNet(net if isinstance(net, UNetConfig) else UNetConfig.from_dict(net)))
-
-
-def atomic_save(obj, path: str | Path) -> None:
-    """``torch.save`` to a temporary file in the target folder, then ``os.replace`` (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def read_checkpoint(path: str | Path, formats=(NET_FORMAT, TRAIN_FORMAT)) -> dict:
@@ -88,7 +73,7 @@ def load_network(path: str | Path, device: str | torch.device = "cpu") -> EDMPre
 
 
 def save_network(net: EDMPrecond, path: str | Path) -> None:
-    atomic_save({"format": NET_FORMAT, "net": net.model.config.to_dict(), "model": net.state_dict()}, path)
+    save_torch({"format": NET_FORMAT, "net": net.model.config.to_dict(), "model": net.state_dict()}, path)
 
 
 EDM_SOURCE_HINT = ("git clone https://github.com/NVlabs/edm and pass its folder as --edm-source "
@@ -132,7 +117,7 @@ def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source
     state = {k: v.detach().float().cpu() for k, v in ema.state_dict().items()
              if not any(k.endswith(d) for d in DROPPED_EDM_KEYS)}
     build_network(net).load_state_dict(state)  # strict: fails here, before writing, on any name mismatch
-    atomic_save({"format": NET_FORMAT, "net": net.to_dict(), "model": state}, out_path)
+    save_torch({"format": NET_FORMAT, "net": net.to_dict(), "model": state}, out_path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,5 +133,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["build_network", "atomic_save", "read_checkpoint", "network_from_state", "load_network", "save_network",
+__all__ = ["build_network", "read_checkpoint", "network_from_state", "load_network", "save_network",
            "convert_edm_pickle", "unpickle_edm", "NET_FORMAT", "TRAIN_FORMAT"]

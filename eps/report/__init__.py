@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..provenance import atomic_write_text
+from ..atomic import write_text
 from . import figures
 from .tables import latex, load_reference, markdown, summary_table, with_reference
 
@@ -37,7 +37,7 @@ def task_parameters(shards: list[dict]) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, frame.to_csv(index=False))
+    write_text(path, frame.to_csv(index=False))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(table, a.out / "summary.csv")
     write_csv(compared, a.out / "comparison.csv")
     write_csv(tasks, a.out / "tasks.csv")
-    atomic_write_text(a.out / "summary.md", markdown(compared, notes))
-    atomic_write_text(a.out / "summary.tex", latex(compared, notes))
+    write_text(a.out / "summary.md", markdown(compared, notes))
+    write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
     figures.cost(table, pd.read_csv(a.runtime_reference), a.out / "cost.png")
     for (dataset, task), group in pd.DataFrame([s["meta"] for s in shards]).groupby(["dataset", "task"], sort=False):

@@ -5,9 +5,6 @@ the image atomically.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 
 import matplotlib
 
@@ -18,18 +15,15 @@ import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from ..atomic import atomic_path  # noqa: E402
+
 
 def save(fig, path) -> None:
-    """Write ``fig`` through a temporary file and ``os.replace``, then close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    """Write ``fig`` atomically (:func:`eps.atomic.atomic_path`), then close it."""
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight")
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(fig)
 
 

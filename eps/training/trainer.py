@@ -12,8 +12,6 @@ written. Resuming replays the exact sequence of the uninterrupted run (tested bi
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,8 +21,9 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from ..atomic import atomic_path, save_torch
 from ..data import read_image_zip
-from ..nn.checkpoint import TRAIN_FORMAT, atomic_save, build_network, load_network, network_from_state, read_checkpoint
+from ..nn.checkpoint import TRAIN_FORMAT, build_network, load_network, network_from_state, read_checkpoint
 from ..nn.unet import UNetConfig
 from ..operators import TASKS, check_task, task_params
 from .loop import TrainState, new_state, run_steps, world
@@ -111,7 +110,7 @@ def log_path(out: str | Path) -> Path:
 
 def save_checkpoint(state: TrainState, cfg: TrainConfig, out: Path) -> None:
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-    atomic_save({"format": TRAIN_FORMAT, "kind": cfg.kind, "net": state.net.model.config.to_dict(),
+    save_torch({"format": TRAIN_FORMAT, "kind": cfg.kind, "net": state.net.model.config.to_dict(),
                  "config": asdict(cfg), "model": state.net.state_dict(), "ema": state.ema.state_dict(),
                  "optimizer": state.optimizer.state_dict(), "step": state.step,
                  "rng": {"generator": state.generator.get_state(), "torch": torch.get_rng_state(), "cuda": cuda}}, out)
@@ -150,12 +149,10 @@ def _truncate_log(path: Path, step: int) -> None:
         return
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
