@@ -129,7 +129,6 @@ def tiny_run(tmp_path_factory):
     return cwd, first
 
 
-@pytest.mark.slow
 def test_tiny_config_runs_the_whole_dag(tiny_run):
     cwd, first = tiny_run
     assert first.returncode == 0, first.stderr[-3000:]
@@ -152,7 +151,6 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
                    for o in c["outputs"])
 
 
-@pytest.mark.slow
 def test_second_tiny_run_does_nothing(tiny_run):
     cwd, first = tiny_run
     assert first.returncode == 0
@@ -160,7 +158,6 @@ def test_second_tiny_run_does_nothing(tiny_run):
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
-@pytest.mark.slow
 def test_snakemake_report(tiny_run):
     cwd, first = tiny_run
     assert first.returncode == 0
