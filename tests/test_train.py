@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import math
 import torch
 
 from eps.data import write_image_zip
@@ -144,3 +145,15 @@ def test_train_cli_fresh_folder_task_params_and_resume_mismatch(tmp_path, capsys
     assert main([*args, "--task-params", "{deblur"]) == 2
     assert "--task-params is not valid JSON" in capsys.readouterr().err
     assert out.read_bytes() == before
+
+
+def test_conditional_kinds_see_the_whole_sampler_range():
+    """Half of a conditional batch is log-uniform on [0.002, 80] (EPS's 1-NFE mean is read at sigma_max)."""
+    from eps.training.objectives import SIGMA_MAX, SIGMA_MIN, sample_sigma
+
+    g = torch.Generator().manual_seed(0)
+    narrow, wide = sample_sigma(20000, g), sample_sigma(20000, g, wide=True)
+    assert (narrow > 40).float().mean() < 1e-3  # the EDM log-normal practically never reaches sigma_max
+    odd = wide[1::2].log()
+    assert odd.min() >= math.log(SIGMA_MIN) - 1e-6 and odd.max() <= math.log(SIGMA_MAX) + 1e-6
+    assert abs(odd.mean() - (math.log(SIGMA_MIN) + math.log(SIGMA_MAX)) / 2) < 0.1 and (wide > 40).float().mean() > 0.02

@@ -50,7 +50,7 @@ def test_default_dry_run_lists_every_stage(tmp_path):
     counts = job_counts(run.stdout)
     cfg = yaml.safe_load((cwd / "config" / "default.yaml").read_text())
     cells = len(cfg["tasks"]) * sum(len(m["nfe"]) for m in cfg["methods"].values())
-    assert counts["evaluate"] == cells and counts["sample"] == cells  # one shard per cell
+    assert counts["evaluate"] == len(cfg["tasks"]) and counts["sample"] == cells  # one shard per cell
     assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 2
     for rule in ("prepare_embedded", "train_prior", "report", "notebook"):
         assert counts[rule] == 1
@@ -66,12 +66,13 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     counts = job_counts(run.stdout)
     cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
     shards = -(-1000 // cfg["sample"]["shard_size"])
-    assert counts["evaluate"] == cells and counts["sample"] == cells * shards
+    assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
     assert counts["manual_download"] == 4 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
     assert counts["download"] == 3 and counts["convert_checkpoint"] == 1  # EDM FFHQ-64 network, 2 FID statistics
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):
-            assert f"results/paper/metrics/{dataset}/deblur_motion/{method}-nfe" in run.stdout
+            assert f"results/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
+    assert "results/paper/metrics/imagenet64/deblur_motion.summary.csv" in run.stdout
 
 
 def test_slurm_profile_dry_run(tmp_path):

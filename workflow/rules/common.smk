@@ -68,8 +68,13 @@ def shards_of(dataset, task, method, nfe) -> list[str]:
             for k in range(num_shards(dataset))]
 
 
-def summary_path(dataset, task, method, nfe) -> str:
-    return f"{OUT}/metrics/{dataset}/{task}/{method}-nfe{nfe}.summary.csv"
+def summary_path(dataset, task) -> str:
+    """One evaluation job per (dataset, task): a row per (method, NFE) cell (one process, one metric-network load)."""
+    return f"{OUT}/metrics/{dataset}/{task}.summary.csv"
+
+
+def task_cells(dataset, task) -> list[tuple]:
+    return [cell for cell in runs() if cell[:2] == (dataset, task)]
 
 
 def prior_checkpoint(dataset: str) -> str:

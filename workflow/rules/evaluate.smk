@@ -1,10 +1,13 @@
-"""Evaluate stage: one job per results-table cell (dataset, task, method, NFE) over all its seeds and shards."""
+"""Evaluate stage: one job per (dataset, task) over every (method, NFE) cell, seed and shard of it.
+
+Evaluating a whole task in one process loads the metric networks once and keeps the DAG small; the summary
+has one row per cell."""
 
 EVALUATE = config["evaluate"]
 
 
 def evaluate_inputs(w):
-    inputs = {"shards": shards_of(w.dataset, w.task, w.method, w.nfe)}
+    inputs = {"shards": [s for cell in task_cells(w.dataset, w.task) for s in shards_of(*cell)]}
     if EVALUATE["download_weights"]:
         inputs["weights"] = [f"{WEIGHTS_DIR}/{m.filename}" for m in METRIC_WEIGHTS.values()]
     if EVALUATE["reference"] == "train":
@@ -18,14 +21,14 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        per_image=f"{OUT}/metrics/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}.per_image.csv",
-        summary=summary_path("{dataset}", "{task}", "{method}", "{nfe}"),
+        per_image=f"{OUT}/metrics/{{dataset}}/{{task}}.per_image.csv",
+        summary=summary_path("{dataset}", "{task}"),
     params:
         reference=lambda w, input: f"--reference {input.reference}" if "reference" in input.keys() else "",
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
     log:
-        f"{OUT}/logs/evaluate/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}.log",
+        f"{OUT}/logs/evaluate/{{dataset}}/{{task}}.log",
     shell:
         "eps evaluate --shards {input.shards} {params.reference} --weights-dir {WEIGHTS_DIR} "
         "--batch-size {EVALUATE[batch_size]} --device {config[device]} "

@@ -11,7 +11,7 @@ def grid_shards() -> list[str]:
 
 rule report:
     input:
-        summaries=[summary_path(*cell) for cell in runs()],
+        summaries=[summary_path(d, t) for d in config["datasets"] for t in config["tasks"]],
         shards=grid_shards(),
         gmm=[f"{OUT}/gmm/{task}.csv" for task in GMM["tasks"]],
         reference="results/reference/paper_table_64px.csv",
