@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(getattr(importlib.import_module(module), func)(rest) or 0)
     except (ValueError, FileNotFoundError, KeyError) as err:  # bad input: one clear line, no traceback
-        print(f"eps {name}: error: {err}", file=sys.stderr)
+        print(f"eps {name}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 

@@ -19,7 +19,7 @@ import zlib
 import pandas as pd
 import torch
 
-from .atomic import write_text
+from .io import write_text
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
 from .interpolants import make_interpolant

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .atomic import save_torch
+from .io import save_torch
 
 from .methods import Method, Problem, Prior, get_method
 from .operators import LinearOperator, make_operator, task_params

@@ -4,7 +4,7 @@
 ``results/summary.csv.provenance.json`` holding: git commit (and whether the tree was dirty), the sha256 of
 the canonical JSON of ``config`` (``config_hash``), the seeds, versions of the packages that shape the
 numbers, python/platform, the device, and the UTC date. Files are written atomically
-(:mod:`eps.atomic`) so an interrupted run never leaves a truncated record.
+(:mod:`eps.io`) so an interrupted run never leaves a truncated record.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .atomic import write_text
+from .io import write_text
 
 # Packages whose versions can change a reported number.
 PACKAGES = ("eps-bench", "torch", "torchvision", "numpy", "scipy", "piq", "lpips", "torch-fidelity",

@@ -120,5 +120,5 @@ def test_bad_input_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 3, 8, 8\)"):
         make_operator("sr4", (3, 8, 8)).A(torch.zeros(1, 1, 8, 8))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot load operator from .*bad.pt"):
+    with pytest.raises(ValueError, match="operator file .*bad.pt is corrupt or not a torch file"):
         load_operator(tmp_path / "bad.pt")

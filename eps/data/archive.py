@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..atomic import atomic_path
+from ..io import atomic_path
 
 Tensor = torch.Tensor
 

@@ -41,7 +41,7 @@ from eps.metrics.perceptual import LPIPS_MIN_SIZE, load_lpips, lpips_distance
 from eps.metrics.pixel import psnr, ssim
 from eps.metrics.shards import load_reference, load_shard
 from eps.metrics.weights import WeightsMissing
-from eps.atomic import write_text
+from eps.io import write_text
 from eps.provenance import write_provenance
 
 log = logging.getLogger("eps.metrics")

@@ -15,6 +15,7 @@ import warnings
 import lpips
 import torch
 
+from eps.io import load_torch
 from eps.metrics.weights import find_weights
 
 Tensor = torch.Tensor
@@ -28,10 +29,7 @@ def load_lpips(weights_dir: str | os.PathLike | None = None, device: str | torch
     """LPIPS-Alex v0.1 in eval mode on ``device``; ``WeightsMissing`` if the AlexNet checkpoint is absent,
     ``ValueError`` if it is unreadable or lacks a trunk tensor."""
     path = find_weights("alexnet", weights_dir)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # corrupt or foreign file: one clear error naming it
-        raise ValueError(f"cannot read AlexNet weights {path}: {err}") from err
+    state = load_torch(path, "AlexNet weights")
     with warnings.catch_warnings():  # torchvision's deprecation notice for the `pretrained` argument
         warnings.simplefilter("ignore")
         model = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from eps.io import load_torch
 from eps.metrics.frechet import FeatureStatistics
 
 Tensor = torch.Tensor
@@ -36,12 +37,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 def load_shard(path: str | os.PathLike) -> dict[str, Any]:
     """Load and check one shard; ``ValueError`` naming the file and the problem, ``FileNotFoundError``."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"shard {path} does not exist")
-    try:
-        shard = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"cannot read shard {path}: {err}") from err
+    shard = load_torch(path, "shard")
     if not isinstance(shard, dict):
         raise ValueError(f"shard {path}: expected a dict, got {type(shard).__name__}")
     missing = [k for k in SHARD_KEYS if k not in shard] + [f"meta.{k}" for k in META_KEYS

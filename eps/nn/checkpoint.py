@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import save_torch
+from ..io import load_torch, save_torch
 from .precond import EDMPrecond
 from .unet import UNet, UNetConfig
 
@@ -42,13 +42,7 @@ def build_network(net: dict | UNetConfig) -> EDMPrecond:
 
 def read_checkpoint(path: str | Path, formats=(NET_FORMAT, TRAIN_FORMAT)) -> dict:
     """Load a file of one of ``formats``; any problem is one ``ValueError``/``FileNotFoundError`` naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"checkpoint {path} is corrupt or not a torch file: {err}") from err
+    state = load_torch(path, "checkpoint")
     if not isinstance(state, dict) or state.get("format") not in formats:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"checkpoint {path} has format {found!r}; expected one of {list(formats)}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..io import load_torch
 from .base import LinearOperator
 from .blur import GaussianBlur, MotionBlur
 from .inpainting import BoxInpainting, RandomInpainting, box_mask, random_mask
@@ -80,8 +81,8 @@ def save_operator(op: LinearOperator, path: str | Path) -> None:
 
 def load_operator(path: str | Path) -> LinearOperator:
     """Load what :func:`save_operator` wrote (``weights_only`` loading: tensors and plain containers only)."""
+    state = load_torch(path, "operator file")
     try:
-        state = torch.load(path, weights_only=True)
         return _CLASSES[check_task(state["task"])](tuple(state["image_shape"]), **state["params"])
     except Exception as err:  # one clear line naming the file
         raise ValueError(f"cannot load operator from {path}: {err}") from err

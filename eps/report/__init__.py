@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..atomic import write_text
+from ..io import write_text
 from . import figures
 from .tables import latex, load_reference, markdown, summary_table, with_reference
 

@@ -15,11 +15,11 @@ import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from ..atomic import atomic_path  # noqa: E402
+from ..io import atomic_path  # noqa: E402
 
 
 def save(fig, path) -> None:
-    """Write ``fig`` atomically (:func:`eps.atomic.atomic_path`), then close it."""
+    """Write ``fig`` atomically (:func:`eps.io.atomic_path`), then close it."""
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=120, bbox_inches="tight")

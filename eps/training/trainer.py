@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from ..atomic import atomic_path, save_torch
+from ..io import atomic_path, save_torch
 from ..data import read_image_zip
 from ..nn.checkpoint import TRAIN_FORMAT, build_network, load_network, network_from_state, read_checkpoint
 from ..nn.unet import UNetConfig

@@ -1,7 +1,9 @@
-"""Atomic file writes: a results file appears whole or not at all (an interrupted job leaves nothing behind).
+"""Files on disk: atomic writes (a results file appears whole or not at all) and checked torch loads.
 
     with atomic_path("results/x.csv") as tmp:   # a temporary file in the target's folder
         frame.to_csv(tmp)                        # success: os.replace(tmp, target); failure: tmp is removed
+
+    state = load_torch("weights/prior.pt", "checkpoint")   # FileNotFoundError / one-line ValueError naming it
 """
 from __future__ import annotations
 
@@ -33,6 +35,19 @@ def save_torch(obj, path: str | os.PathLike) -> None:
     """``torch.save`` through :func:`atomic_path`."""
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def load_torch(path: str | os.PathLike, what: str):
+    """``torch.load(path, weights_only=True)`` on the CPU; a missing file is a ``FileNotFoundError`` and an
+    unreadable one a one-line ``ValueError``, both naming ``what`` and ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch's own message spans many lines; keep its kind and first line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ValueError(f"{what} {path} is corrupt or not a torch file ({type(err).__name__}: {first[:120]})") from err
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

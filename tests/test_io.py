@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from eps.atomic import atomic_path, save_torch, write_text
+from eps.io import atomic_path, save_torch, write_text
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
@@ -32,3 +32,15 @@ def test_temporary_path_keeps_the_suffix_and_is_replaced(tmp_path):
         assert tmp.suffix == ".png" and tmp.parent == tmp_path
         tmp.write_bytes(b"x")
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
+
+
+def test_checked_load_is_one_line_naming_the_file(tmp_path):
+    from eps.io import load_torch
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError) as info:
+        load_torch(bad, "checkpoint")
+    assert str(info.value).startswith(f"checkpoint {bad} is corrupt") and "\n" not in str(info.value)
+    with pytest.raises(FileNotFoundError, match="shard .*missing.pt does not exist"):
+        load_torch(tmp_path / "missing.pt", "shard")
