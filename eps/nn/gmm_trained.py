@@ -40,7 +40,7 @@ from ..eps_sampler import _PivotSampler
 from ..methods import register_method
 from ..operators import make_operator
 from ..posterior import Pivot, draw_pivot
-from ..priors.gmm import dense_V
+from ..priors.gmm import dense_V, mixture_denoise
 
 Tensor = torch.Tensor
 
@@ -72,17 +72,9 @@ class GaussianExperts(nn.Module):
 
         A shared ``Sigma*`` factorises ``C_k + Sigma*`` once per expert and solves for the whole batch.
         """
-        S, B, d = var.shape[0], mu_bar.shape[0], mu_bar.shape[1]
         m_bar = self.means @ self.V  # (K, d): V^T m_k
         C_bar = self.V.T @ self.covs() @ self.V  # (K, d, d): V^T C_k V
-        L = torch.linalg.cholesky(C_bar[None] + torch.diag_embed(var)[:, None])  # (S, K, d, d)
-        r = (mu_bar.reshape(S, 1, B // S, d) - m_bar[None, :, None, :]).transpose(-1, -2)  # (S, K, d, n)
-        sol = torch.cholesky_solve(r, L)  # (C_k + Sigma*)^-1 (mu* - m_k)
-        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (S, K)
-        log_w = torch.log_softmax(self.logits, 0)[None, :, None] - 0.5 * ((r * sol).sum(-2) + logdet[..., None])
-        w = torch.softmax(log_w, dim=1)  # (S, K, n)
-        step = (w[:, :, None, :] * sol).sum(1)  # (S, d, n): sum_k w_k (C_k + Sigma*)^-1 (mu* - m_k)
-        return mu_bar - (var[:, None, :] * step.transpose(1, 2)).reshape(B, d)
+        return mixture_denoise(self.logits, m_bar, C_bar, mu_bar, torch.diag_embed(var))
 
     def forward(self, pivot: Pivot) -> Tensor:
         """``D_theta(mu*, Sigma*)`` as an image of ``mu*``'s dtype."""

@@ -68,18 +68,8 @@ class GaussianMixture:
 
         A shared ``Sigma`` factorises ``C_k + Sigma`` once per component and solves for the whole batch.
         """
-        zf = self._flat(z)
-        Sigma = Sigma.double().reshape(-1, self.d, self.d)  # (S, d, d), S = 1 or B
-        S, B = Sigma.shape[0], zf.shape[0]
-        L = torch.linalg.cholesky(self.covs[None] + Sigma[:, None])  # (S, K, d, d)
-        r = (zf.reshape(S, 1, B // S, self.d) - self.means[None, :, None, :]).transpose(-1, -2)  # (S, K, d, n)
-        sol = torch.cholesky_solve(r, L)  # (C_k + Sigma)^(-1) (z - m_k)
-        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (S, K)
-        log_like = -0.5 * ((r * sol).sum(-2) + logdet[..., None])  # (S, K, n)
-        resp = torch.softmax(torch.log(self.weights)[None, :, None] + log_like, dim=1)
-        cond = self.means[None, :, :, None] + self.covs[None] @ sol  # (S, K, d, n)
-        x = (resp[:, :, None, :] * cond).sum(1)  # (S, d, n)
-        return self._image(x.transpose(-1, -2).reshape(B, self.d), z)
+        x = mixture_denoise(torch.log(self.weights), self.means, self.covs, self._flat(z), Sigma.double())
+        return self._image(x, z)
 
     def denoise_pivot(self, pivot: Pivot) -> Tensor:
         """The exact EPS denoiser: ``D_{Sigma_star}(mu_star)`` with ``Sigma_star`` made dense from its spectrum."""
@@ -105,6 +95,27 @@ class GaussianMixture:
         covs = self.covs - AC.transpose(1, 2) @ gain
         covs = 0.5 * (covs + covs.transpose(1, 2)) + 1e-12 * torch.eye(self.d, dtype=torch.float64)
         return GaussianMixture(torch.softmax(log_w, 0), means, covs, self.image_shape, self.interpolant)
+
+
+def mixture_denoise(log_weights: Tensor, means: Tensor, covs: Tensor, z: Tensor, Sigma: Tensor) -> Tensor:
+    """``E[x0 | x0 + N(0, Sigma) = z]`` for ``x0 ~ sum_k pi_k N(m_k, C_k)`` (flattened, any orthonormal basis):
+
+        D_Sigma(z) = z - Sigma sum_k w_k (C_k + Sigma)^(-1) (z - m_k),   w_k ∝ pi_k N(z; m_k, C_k + Sigma)
+
+    (= sum_k w_k [m_k + C_k (C_k + Sigma)^(-1) (z - m_k)], written so that directions with zero noise pass
+    through exactly). ``z`` is ``(B, d)``, ``Sigma`` ``(d, d)`` or ``(S, d, d)`` with ``S`` = 1 (shared: one
+    Cholesky per component for the whole batch) or ``B``; ``log_weights`` need not be normalised.
+    """
+    d = z.shape[1]
+    Sigma = Sigma.reshape(-1, d, d)
+    S, B = Sigma.shape[0], z.shape[0]
+    L = torch.linalg.cholesky(covs[None] + Sigma[:, None])  # (S, K, d, d)
+    r = (z.reshape(S, 1, B // S, d) - means[None, :, None, :]).transpose(-1, -2)  # (S, K, d, n)
+    sol = torch.cholesky_solve(r, L)  # (C_k + Sigma)^(-1) (z - m_k)
+    logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (S, K)
+    log_w = torch.log_softmax(log_weights, 0)[None, :, None] - 0.5 * ((r * sol).sum(-2) + logdet[..., None])
+    step = (torch.softmax(log_w, dim=1)[:, :, None, :] * sol).sum(1)  # (S, d, n)
+    return z - (Sigma @ step).transpose(1, 2).reshape(B, d)
 
 
 def dense_V(operator: LinearOperator) -> Tensor:
