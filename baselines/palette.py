@@ -11,22 +11,14 @@ and nothing else: no likelihood gradients, one network call per NFE. The prior m
 """
 from __future__ import annotations
 
-import torch
-
-from eps.methods import Method, Problem, Prior, register_method
+from eps.eps_sampler import BackboneSampler
+from eps.methods import Problem, Prior, register_method
 from eps.nn.conditioning import palette_condition
-from eps.samplers import sample, steps_for_nfe
 
 
 @register_method("palette")
-class Palette(Method):
-    solver = "heun"
-    eta = 0.0
-    sigma_min = 0.002
-    sigma_max = 80.0
-    rho = 7.0
-
-    def sample(self, problem: Problem, prior: Prior, nfe: int, generator: torch.Generator | None):
+class Palette(BackboneSampler):
+    def denoiser(self, problem: Problem, prior: Prior):
         if not hasattr(getattr(prior, "prior", prior), "denoise_palette"):  # look behind the counting wrapper
             raise ValueError("palette needs a prior with a trained Palette network (load_prior(..., palette_ckpt=...))")
         interpolant = prior.interpolant
@@ -36,7 +28,4 @@ class Palette(Method):
             alpha, beta = interpolant.alpha(t), interpolant.beta(t)
             return prior.denoise_palette(x_t / alpha, beta / alpha, condition)
 
-        noise = torch.randn(problem.batch_size, *prior.image_shape, generator=generator,
-                            dtype=problem.y.dtype, device=problem.y.device)
-        return sample(denoise, noise, interpolant, steps_for_nfe(nfe, self.solver), self.solver, self.eta,
-                      generator, self.sigma_min, self.sigma_max, self.rho)
+        return denoise

@@ -8,46 +8,68 @@ No likelihood gradients, no projections. One NFE at the highest noise level retu
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from .methods import Method, Problem, Prior, register_method
-from .posterior import Pivot, eps_denoiser
+from .posterior import PivotDenoiser, eps_denoiser
 from .samplers import sample, steps_for_nfe
 
 
-class _PivotSampler(Method):
+class BackboneSampler(Method):
+    """The backbone's own sampler (EDM schedule; Heun by default) over a method's ``denoiser(problem, prior)``:
+    the one sampling loop of every method that only changes the denoiser call (EPS, its ablations, Palette)."""
+
     solver = "heun"
     eta = 0.0
     sigma_min = 0.002
     sigma_max = 80.0
     rho = 7.0
 
-    def pivot_denoiser(self, prior: Prior):
+    def denoiser(self, problem: Problem, prior: Prior) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         raise NotImplementedError
 
     def sample(self, problem: Problem, prior: Prior, nfe: int, generator: torch.Generator | None):
-        denoise = eps_denoiser(self.pivot_denoiser(prior), problem.operator, problem.y, problem.sigma_y,
-                               prior.interpolant)
         noise = torch.randn(problem.batch_size, *prior.image_shape, generator=generator,
                             dtype=problem.y.dtype, device=problem.y.device)
-        return sample(denoise, noise, prior.interpolant, steps_for_nfe(nfe, self.solver), self.solver, self.eta,
-                      generator, self.sigma_min, self.sigma_max, self.rho)
+        return sample(self.denoiser(problem, prior), noise, prior.interpolant, steps_for_nfe(nfe, self.solver),
+                      self.solver, self.eta, generator, self.sigma_min, self.sigma_max, self.rho)
+
+
+class Unconditional(BackboneSampler):
+    """The bare backbone sampler (prior samples, the measurement unused): the reference of ``cost_ratio``."""
+
+    def denoiser(self, problem, prior):
+        interpolant = prior.interpolant
+        return lambda x_t, t: prior.denoise(x_t / interpolant.alpha(t), interpolant.sigma(t))
+
+
+class PivotSampler(BackboneSampler):
+    """A backbone sampler whose denoiser is ``pivot_denoiser(problem, prior)`` queried at the pivot."""
+
+    def pivot_denoiser(self, problem: Problem, prior: Prior) -> PivotDenoiser:
+        raise NotImplementedError
+
+    def denoiser(self, problem, prior):
+        return eps_denoiser(self.pivot_denoiser(problem, prior), problem.operator, problem.y, problem.sigma_y,
+                            prior.interpolant)
 
 
 @register_method("eps")
-class EPS(_PivotSampler):
+class EPS(PivotSampler):
     """Exact posterior score sampling with the prior's pivot denoiser ``D_{Sigma_star}``."""
 
-    def pivot_denoiser(self, prior):
+    def pivot_denoiser(self, problem, prior):
         return prior.denoise_pivot
 
 
 @register_method("eps_zeroshot")
-class EPSZeroShot(_PivotSampler):
+class EPSZeroShot(PivotSampler):
     """Pivot-only ablation: the unconditional denoiser at ``mu_star`` with scalar noise level ``sigma_t``."""
 
-    def pivot_denoiser(self, prior):
+    def pivot_denoiser(self, problem, prior):
         return lambda pivot: prior.denoise(pivot.mu_star, pivot.sigma)
 
 
-__all__ = ["EPS", "EPSZeroShot", "Pivot"]
+__all__ = ["BackboneSampler", "Unconditional", "PivotSampler", "EPS", "EPSZeroShot"]

@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from .io import save_torch
 
+from .eps_sampler import Unconditional
 from .methods import Method, Problem, Prior, get_method
 from .operators import LinearOperator, make_operator, task_params
 from .rng import generator
-from .samplers import sample, steps_for_nfe
 
 Tensor = torch.Tensor
 
@@ -74,13 +74,6 @@ def _clock(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def unconditional(prior: Prior, rows: int, nfe: int, g: torch.Generator, device: torch.device) -> Tensor:
-    """The backbone sampler the methods are built on: EDM Heun over ``prior.denoise`` with ``nfe`` evaluations."""
-    noise = torch.randn(rows, *prior.image_shape, generator=g, device=device)
-    with torch.no_grad():
-        return sample(prior.denoise, noise, prior.interpolant, steps_for_nfe(nfe, "heun"), "heun")
-
-
 def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, seed: int, start: int = 0,
               num_samples: int = 4, sigma_y: float = 0.05, batch_size: int = 8, params: dict | None = None,
               meta: dict | None = None, progress: bool = True) -> dict:
@@ -101,7 +94,8 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
         tic = _clock(device)
         out = method.run(batch, prior, nfe, generator(stream_seed(seed, start + lo, METHOD), device))
         toc = _clock(device)
-        unconditional(prior, batch.batch_size, nfe, generator(stream_seed(seed, start + lo, UNCOND), device), device)
+        with torch.no_grad():
+            Unconditional().sample(batch, prior, nfe, generator(stream_seed(seed, start + lo, UNCOND), device))
         seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
         samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
         nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)

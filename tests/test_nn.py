@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from eps.nn import NetworkPrior, UNet, UNetConfig, build_network, eps_condition, load_network, load_prior, save_network
+from eps.nn import NetworkPrior, UNetConfig, build_network, eps_condition, load_network, load_prior, save_network
 from eps.nn.checkpoint import convert_edm_pickle
 from eps.operators import make_operator
 from eps.posterior import draw_pivot

@@ -1,7 +1,6 @@
 """The provenance record: its fields, a stable config hash, atomic writing next to the results file."""
 import json
 
-import pytest
 
 from eps.provenance import config_hash, provenance, provenance_path, write_provenance
 

@@ -36,7 +36,7 @@ import math
 import torch
 from torch import nn
 
-from ..eps_sampler import _PivotSampler
+from ..eps_sampler import PivotSampler
 from ..methods import register_method
 from ..operators import make_operator
 from ..posterior import Pivot, draw_pivot
@@ -150,7 +150,7 @@ def train_pivot_denoiser(prior, task: str, sigma_y: float, *, experts: int, rank
 
 
 @register_method("eps_trained")
-class EPSTrained(_PivotSampler):
+class EPSTrained(PivotSampler):
     """EPS with a mixture-of-Gaussian-experts pivot denoiser trained by ``L_EPS``, one model per task."""
 
     experts = 8
@@ -173,13 +173,14 @@ class EPSTrained(_PivotSampler):
         return net
 
     def sample(self, problem, prior, nfe, generator):
-        gmm = getattr(prior, "prior", prior)  # the prior behind the harness's counting wrapper (samples only)
-        self._net = self.trained_net(gmm, problem.sigma_y, problem.operator.task)
+        self.pivot_denoiser(problem, prior)  # train (with gradients) before sampling without them
         with torch.no_grad():
             return super().sample(problem, prior, nfe, generator)
 
-    def pivot_denoiser(self, prior):
-        net, count = self._net, getattr(prior, "count", lambda out: out)
+    def pivot_denoiser(self, problem, prior):
+        gmm = getattr(prior, "prior", prior)  # the prior behind the harness's counting wrapper (samples only)
+        net = self.trained_net(gmm, problem.sigma_y, problem.operator.task)  # cached after the first call
+        count = getattr(prior, "count", lambda out: out)
         return lambda pivot: count(net(pivot))
 
 

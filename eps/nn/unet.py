@@ -18,7 +18,7 @@ network is exactly the unconditional one, which is what makes fine-tuning start 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
