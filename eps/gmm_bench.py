@@ -14,7 +14,6 @@ A method may carry its own budget: ``--methods eps@20,dps@100``.
 from __future__ import annotations
 
 import argparse
-import zlib
 
 import pandas as pd
 import torch
@@ -26,7 +25,7 @@ from .interpolants import make_interpolant
 from .methods import Problem, available_methods, get_method
 from .operators import TASKS, check_task, make_operator
 from .priors import mixture_moments, random_gmm
-from .rng import generator
+from .rng import generator, stream_seed
 
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
            "seconds", "shape", "sigma_y", "interpolant", "num_samples"]
@@ -34,7 +33,7 @@ COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor
 
 def _stream(seed: int, *names: str) -> torch.Generator:
     """An independent, reproducible generator for ``(seed, names...)``, whatever else runs before it."""
-    return generator(zlib.crc32(f"{seed}/{'/'.join(names)}".encode()))
+    return generator(stream_seed(seed, *names))
 
 
 def parse_methods(spec: str, default_nfe: list[int]) -> list[tuple[str, list[int]]]:

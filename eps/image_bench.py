@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import zlib
 from pathlib import Path
 
 import torch
@@ -34,18 +33,12 @@ from .io import save_torch
 from .eps_sampler import Unconditional
 from .methods import Method, Problem, Prior, get_method
 from .operators import LinearOperator, make_operator, task_params
-from .rng import generator
+from .rng import generator, stream_seed
 
 Tensor = torch.Tensor
 
 # Independent random streams of one (seed, image) pair: the measurement, the method, the backbone sampler.
 MEASURE, METHOD, UNCOND = 0, 1, 2
-
-
-def stream_seed(seed: int, index: int, stream: int) -> int:
-    """A 32-bit seed for ``(seed, stream, image index)`` (CRC-32 of the triple: torch's CPU generator keeps only
-    32 bits of a seed, so bit-packing the three numbers would collide)."""
-    return zlib.crc32(f"{seed}/{stream}/{index}".encode())
 
 
 def stack_operators(ops: list[LinearOperator]) -> LinearOperator:
@@ -61,7 +54,7 @@ def measure(x0: Tensor, task: str, sigma_y: float, seed: int, start: int, params
     """The problems of images ``start, start + 1, ...``: per-image operator and noise from ``(seed, i)``."""
     ops, ys = [], []
     for offset in range(x0.shape[0]):
-        g = generator(stream_seed(seed, start + offset, MEASURE))
+        g = generator(stream_seed(seed, MEASURE, start + offset))
         op = make_operator(task, tuple(x0.shape[1:]), 1, g, **params)
         ops.append(op)
         ys.append(op.measure(x0[offset : offset + 1], sigma_y, g))
@@ -92,10 +85,10 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
         hi = min(lo + batch_size, x0.shape[0])
         batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
         tic = _clock(device)
-        out = method.run(batch, prior, nfe, generator(stream_seed(seed, start + lo, METHOD), device))
+        out = method.run(batch, prior, nfe, generator(stream_seed(seed, METHOD, start + lo), device))
         toc = _clock(device)
         with torch.no_grad():
-            Unconditional().sample(batch, prior, nfe, generator(stream_seed(seed, start + lo, UNCOND), device))
+            Unconditional().sample(batch, prior, nfe, generator(stream_seed(seed, UNCOND, start + lo), device))
         seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
         samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
         nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
