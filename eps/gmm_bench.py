@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from .io import write_text
+from .provenance import write_provenance
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
 from .interpolants import make_interpolant
@@ -117,5 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     df = run(parse_methods(a.methods, a.nfe), tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples,
              a.interpolant, a.num_projections)
     write_text(a.out, df.to_csv(index=False))
+    write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu")
     print("\nmean sw / sw_floor over seeds:\n" + summary(df).round(2).to_string())
     return 0

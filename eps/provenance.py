@@ -15,12 +15,14 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .fingerprint import fingerprint, loaded_sources
 from .io import write_text
 
 # Packages whose versions can change a reported number.
@@ -67,9 +69,13 @@ def describe_device(device: str | torch.device = "cpu") -> str:
 
 
 def provenance(config: Mapping[str, Any] | None = None, seeds: Iterable[int] = (),
-               device: str | torch.device = "cpu", **extra: Any) -> dict[str, Any]:
-    """The provenance record as a dict; ``extra`` keys are stored verbatim (must be JSON-serialisable)."""
+               device: str | torch.device = "cpu", sources: Iterable[str | os.PathLike] | None = None,
+               **extra: Any) -> dict[str, Any]:
+    """The provenance record as a dict; ``sources`` are the files whose code made the result (default: the
+    project modules imported so far); ``extra`` keys are stored verbatim (must be JSON-serialisable)."""
     return {
+        "command": " ".join(["eps", *sys.argv[1:]]) if Path(sys.argv[0]).name == "eps" else " ".join(sys.argv),
+        "code": fingerprint(loaded_sources() if sources is None else sources),
         "git": git_commit(),
         "config_hash": config_hash(config),
         "config": dict(config or {}),
@@ -90,7 +96,8 @@ def provenance_path(results_path: str | os.PathLike) -> Path:
 
 
 def write_provenance(results_path: str | os.PathLike, config: Mapping[str, Any] | None = None,
-                     seeds: Iterable[int] = (), device: str | torch.device = "cpu", **extra: Any) -> Path:
+                     seeds: Iterable[int] = (), device: str | torch.device = "cpu",
+                     sources: Iterable[str | os.PathLike] | None = None, **extra: Any) -> Path:
     """Write ``provenance(...)`` next to ``results_path`` (atomically) and return the record's path."""
-    record = provenance(config, seeds, device, **extra)
+    record = provenance(config, seeds, device, sources, **extra)
     return write_text(provenance_path(results_path), json.dumps(record, indent=2, default=str) + "\n")

@@ -71,8 +71,8 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     assert counts["download"] == 3 and counts["convert_checkpoint"] == 1  # EDM FFHQ-64 network, 2 FID statistics
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):
-            assert f"results/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
-    assert "results/paper/metrics/imagenet64/deblur_motion.summary.csv" in run.stdout
+            assert f"runs/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
+    assert "runs/paper/metrics/imagenet64/deblur_motion.summary.csv" in run.stdout
 
 
 def test_slurm_profile_dry_run(tmp_path):

@@ -17,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..fingerprint import all_sources
 from ..io import write_text
+from ..provenance import write_provenance
 from . import figures
 from .tables import latex, load_reference, markdown, summary_table, with_reference
 
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv")
     p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
     p.add_argument("--grid-images", type=int, default=4)
+    p.add_argument("--config-files", nargs="*", default=[],
+                   help="the workflow's config files (their digests join the provenance of every table)")
     p.add_argument("--out", required=True, type=Path)
     a = p.parse_args(argv)
 
@@ -74,5 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         gmm = pd.concat([pd.read_csv(f) for f in a.gmm], ignore_index=True)
         write_csv(gmm, a.out / "gmm.csv")
         figures.gmm_ratio(gmm, a.out / "gmm.png")
+    sources = [*all_sources(), *a.config_files]  # the whole DAG made these tables: every stage's code
+    for name in ("summary.csv", "comparison.csv", "tasks.csv", *(["gmm.csv"] if a.gmm else [])):
+        write_provenance(a.out / name, sources=sources, inputs=len(a.summaries) + len(a.shards) + len(a.gmm))
     print(f"{a.out}: summary of {len(table)} rows, {len(shards)} shards in the grids, {len(a.gmm)} gmm tables")
     return 0

@@ -16,6 +16,9 @@ DATA = config["data_dir"]
 WEIGHTS_DIR = config["weights_dir"]
 SAMPLE = config["sample"]
 NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
+# The config files of this run (Snakefile: config/default.yaml unless --configfile is given); their digests
+# join the provenance of the report, so a committed report is stale once its config changes.
+CONFIG_FILES = [str(f) for f in workflow.config_settings.configfiles] or ["config/default.yaml"]
 
 # Methods that sample with their own trained network, and the training kind that produces it.
 TRAINED = {"eps": "eps", "palette": "palette"}

@@ -28,6 +28,7 @@ rule report:
         convergence=report(f"{REPORT}/nfe_convergence.png", category="Figures",
                            caption="../report/nfe_convergence.rst"),
         cost=report(f"{REPORT}/cost.png", category="Figures", caption="../report/cost.rst"),
+        provenance=[f"{REPORT}/{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv")],
         grids=report([f"{REPORT}/qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]],
                      category="Qualitative"),
     log:
@@ -35,7 +36,7 @@ rule report:
     shell:
         "eps report --summaries {input.summaries} --shards {input.shards} --gmm {input.gmm} "
         "--reference {input.reference} --runtime-reference {input.runtime} --methods {ORDER} "
-        "--grid-images {config[report][grid_images]} --out {REPORT} > {log} 2>&1"
+        "--grid-images {config[report][grid_images]} --config-files {CONFIG_FILES} --out {REPORT} > {log} 2>&1"
 
 
 rule notebook:
@@ -51,3 +52,25 @@ rule notebook:
     shell:
         "tmp={output}.part.ipynb; trap 'rm -f $tmp' EXIT; "
         "papermill {input.notebook} $tmp -p results_dir {OUT} --kernel python3 > {log} 2>&1 && mv $tmp {output}"
+
+
+# The committed copy of a run's report (config key `publish`; the embedded default: results/default/report):
+# an explicit step, never part of `all`, so that running the DAG leaves the working tree clean. Run
+# `snakemake --cores all publish` in the commit that changes what the report measures
+# (tests/test_committed_results.py fails until then).
+if "publish" in config:
+    PUBLISHED = config["publish"]
+    PUBLISH_FILES = ["summary.csv", "comparison.csv", "tasks.csv", "gmm.csv", "summary.md", "summary.tex",
+                     "nfe_convergence.png", "cost.png", "gmm.png", "explore_results.ipynb",
+                     *[f"{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv")],
+                     *[f"qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]]]
+
+    rule publish:
+        input:
+            [f"{REPORT}/{name}" for name in PUBLISH_FILES],
+        output:
+            [f"{PUBLISHED}/{name}" for name in PUBLISH_FILES],
+        params:
+            files=PUBLISH_FILES,
+        shell:
+            "for f in {params.files:q}; do mkdir -p \"$(dirname {PUBLISHED:q}/$f)\" && cp {REPORT:q}/$f {PUBLISHED:q}/$f; done"
