@@ -18,9 +18,9 @@ def cells():
     ])
 
 
-def test_summary_has_exactly_the_published_columns_plus_cost():
+def test_summary_has_exactly_the_published_columns_plus_measured_nfe_and_cost():
     table = summary_table([cells()], order=["eps", "dps"])
-    assert list(table.columns) == list(pd.read_csv(REFERENCE).columns) + ["sec_per_image", "cost_ratio"]
+    assert list(table.columns) == list(pd.read_csv(REFERENCE).columns) + ["nfe_measured", "sec_per_image", "cost_ratio"]
     assert list(table.columns) == COLUMNS
     assert list(table["method"][table["dataset"] == "ffhq64"]) == ["eps", "dps"]  # configured order
 

@@ -4,15 +4,15 @@ Per measurement (per-image CSV): PSNR, SSIM and LPIPS of the FIRST posterior sam
 ``psnr_posterior_mean``, the PSNR of the average of the K samples; ``crps_pix`` ([0, 255] units) and
 ``crps_inception`` from all K samples.
 
-Per ``(dataset, task, method, nfe)`` (summary CSV, exactly the columns of
-``reference/paper_table_64px.csv`` plus ``sec_per_image, cost_ratio``): the means of the per-image
+Per ``(dataset, task, method, nfe)`` (summary CSV, the columns of
+``reference/paper_table_64px.csv`` plus ``nfe_measured, sec_per_image, cost_ratio``): the means of the per-image
 metrics; FID and MMD (pixel and Inception space) between the set of first samples and the reference set
 (the group's own ``x0`` unless ``--reference`` is given). A ``--reference`` ``.npz`` holding ``mu`` and
 ``sigma`` (EDM's published FID statistics of 2048-d Inception pool3 features) gives FID from those
 statistics directly; MMD needs reference samples, so both MMD columns are then reported missing; ``sec_per_image = sum(seconds) / sum(N K)``
 and ``cost_ratio = sum(seconds) / sum(seconds_uncond)`` (the method against the unconditional backbone
-sampler at the same NFE, timed by the sampling stage in the same process). ``nfe`` is the shard's
-``nfe`` (forward passes per sample as the method counts them).
+sampler at the same NFE, timed by the sampling stage in the same process). ``nfe`` is the configured
+budget (the shard's ``meta["nfe"]``), ``nfe_measured`` the forward passes per sample the harness counted.
 
 A metric whose network weights are absent offline (or LPIPS on images under 31 px) is NaN, named in
 the per-image ``missing_reason`` column and in the provenance record's ``missing`` field, and announced
@@ -48,8 +48,8 @@ log = logging.getLogger("eps.metrics")
 
 GROUP = ["dataset", "task", "method", "nfe"]
 SUMMARY_COLUMNS = GROUP + ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix",
-                           "crps_inception", "sec_per_image", "cost_ratio"]
-PER_IMAGE_COLUMNS = GROUP + ["seed", "sigma_y", "shard", "index", "psnr", "ssim", "lpips",
+                           "crps_inception", "nfe_measured", "sec_per_image", "cost_ratio"]
+PER_IMAGE_COLUMNS = GROUP + ["nfe_measured", "seed", "sigma_y", "shard", "index", "psnr", "ssim", "lpips",
                              "psnr_posterior_mean", "crps_pix", "crps_inception", "missing_reason"]
 # Each network: (attribute of Networks, loader, metrics that depend on it).
 NETWORKS = (("lpips", load_lpips, ("lpips",)),
@@ -116,7 +116,8 @@ def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: i
         columns["crps_inception"] = torch.full((n,), math.nan, dtype=torch.float64)
     meta = shard["meta"]
     rows = pd.DataFrame({
-        "dataset": meta["dataset"], "task": meta["task"], "method": meta["method"], "nfe": int(shard["nfe"]),
+        "dataset": meta["dataset"], "task": meta["task"], "method": meta["method"], "nfe": int(meta["nfe"]),
+        "nfe_measured": int(shard["nfe"]),
         "seed": meta["seed"], "sigma_y": meta["sigma_y"], "shard": name, "index": range(n),
         **{key: value.numpy() for key, value in columns.items()},
     })
@@ -185,6 +186,7 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
             seconds = sum(p["seconds"] for p in parts)
             summary.append({
                 **dict(zip(GROUP, key)),
+                "nfe_measured": int(rows["nfe_measured"].max()),
                 **rows[["psnr", "ssim", "lpips", "crps_pix", "crps_inception"]].mean(skipna=False).to_dict(),
                 **_distribution_metrics(parts, ref, f_reference, nets),
                 "sec_per_image": seconds / sum(p["images"] for p in parts),

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv")
     p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
     p.add_argument("--grid-images", type=int, default=4)
+    p.add_argument("--device-label", default="this machine", help="where the samples were timed (cost figure)")
     p.add_argument("--config-files", nargs="*", default=[],
                    help="the workflow's config files (their digests join the provenance of every table)")
     p.add_argument("--out", required=True, type=Path)
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
-    figures.cost(table, pd.read_csv(a.runtime_reference), a.out / "cost.png")
+    figures.cost(table, pd.read_csv(a.runtime_reference), a.out / "cost.png", a.device_label)
     for (dataset, task), group in pd.DataFrame([s["meta"] for s in shards]).groupby(["dataset", "task"], sort=False):
         figures.qualitative([shards[i] for i in group.index], a.out / "qualitative" / f"{dataset}-{task}.png",
                             a.grid_images)

@@ -1,6 +1,9 @@
 """The summary table in the paper's layout (task x method, best in bold), next to the published numbers.
 
-Columns are those of ``results/reference/paper_table_64px.csv`` plus ``sec_per_image`` and ``cost_ratio``.
+Columns are those of ``results/reference/paper_table_64px.csv`` plus ``nfe_measured``, ``sec_per_image`` and
+``cost_ratio``: ``nfe`` is the configured budget (the paper's column and the name of every figure's cells,
+e.g. ``eps@20``), ``nfe_measured`` the denoiser evaluations per sample the harness counted (Heun with N steps
+uses 2N - 1 of a budget of 2N).
 The published table names methods for display (``DPS``, ``EPS-posterior-mean`` at 1 NFE); they are matched
 to the registry names (``dps``, ``eps`` at 1 NFE) on ``(dataset, task, method, nfe)``.
 """
@@ -11,7 +14,7 @@ import pandas as pd
 KEYS = ["dataset", "task", "method", "nfe"]
 METRICS = ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"]
 COST = ["sec_per_image", "cost_ratio"]
-COLUMNS = KEYS + METRICS + COST
+COLUMNS = KEYS + METRICS + ["nfe_measured"] + COST
 HIGHER_IS_BETTER = {"psnr", "ssim"}
 FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "lpips": "{:.4f}", "fid": "{:.2f}", "sec_per_image": "{:.3g}",
            "cost_ratio": "{:.3f}"}  # everything else: 3 significant digits

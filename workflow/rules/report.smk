@@ -36,7 +36,7 @@ rule report:
     shell:
         "eps report --summaries {input.summaries} --shards {input.shards} --gmm {input.gmm} "
         "--reference {input.reference} --runtime-reference {input.runtime} --methods {ORDER} "
-        "--grid-images {config[report][grid_images]} --config-files {CONFIG_FILES} --out {REPORT} > {log} 2>&1"
+        "--grid-images {config[report][grid_images]} --config-files {CONFIG_FILES} --device-label {config[device]} --out {REPORT} > {log} 2>&1"
 
 
 rule notebook:
