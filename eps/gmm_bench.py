@@ -96,16 +96,18 @@ def _ints(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps gmm-bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--methods", default="eps", help="comma-separated registered methods, optionally name@NFE")
+    p = argparse.ArgumentParser(prog="eps gmm-bench", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--methods", default="eps", help="comma-separated methods, each optionally name@NFE; registered: "
+                   + ", ".join(available_methods()))
     p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from: {', '.join(TASKS)}")
-    p.add_argument("--seeds", default="0,1,2", type=_ints)
+    p.add_argument("--seeds", default="0,1,2", type=_ints, help="seeds: one random prior, x0 and operators each")
     p.add_argument("--nfe", default="20", type=_ints, help="NFE budget(s), comma-separated")
-    p.add_argument("--num-samples", default=2000, type=int)
+    p.add_argument("--num-samples", default=2000, type=int, help="posterior samples per method and task")
     p.add_argument("--shape", default="3,8,8", type=_ints, help="C,H,W")
-    p.add_argument("--sigma-y", default=0.05, type=float)
+    p.add_argument("--sigma-y", default=0.05, type=float, help="measurement noise (images in [-1, 1])")
     p.add_argument("--interpolant", default="edm", help="edm, vp or flow")
-    p.add_argument("--num-projections", default=500, type=int)
+    p.add_argument("--num-projections", default=500, type=int, help="directions of the sliced Wasserstein distance")
     p.add_argument("--threads", default=None, type=int, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", required=True, help="output CSV")
     a = p.parse_args(argv)
