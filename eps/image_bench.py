@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from .io import save_torch
 
 from .eps_sampler import Unconditional
 from .methods import Method, Problem, Prior, get_method
 from .operators import LinearOperator, make_operator, task_params
+from .progress import Progress
 from .rng import generator, stream_seed
 
 Tensor = torch.Tensor
@@ -80,7 +80,7 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
     device = x0.device
     problem = measure(x0, task, sigma_y, seed, start, params)
     samples, nfe_used, vjp_used, seconds, seconds_uncond = [], 0, 0, 0.0, 0.0
-    bar = tqdm(total=x0.shape[0], desc=f"{method.name} {task} nfe={nfe}", unit="img", disable=not progress)
+    bar = Progress(f"sample {method.name} {task} nfe={nfe}", x0.shape[0], enabled=progress)
     for lo in range(0, x0.shape[0], batch_size):
         hi = min(lo + batch_size, x0.shape[0])
         batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
@@ -92,8 +92,7 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
         seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
         samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
         nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
-        bar.update(hi - lo)
-    bar.close()
+        bar.update(hi)
     info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
             "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]), **params, **(meta or {})}
     return {"x0": x0.float().cpu(), "y": problem.y.float().cpu(), "samples": torch.cat(samples),

@@ -19,13 +19,13 @@ from typing import Callable
 
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from ..io import atomic_path, save_torch
 from ..data import read_image_zip
 from ..nn.checkpoint import TRAIN_FORMAT, build_network, load_network, network_from_state, read_checkpoint
 from ..nn.unet import UNetConfig
 from ..operators import TASKS, check_task, task_params
+from ..progress import Progress
 from .loop import TrainState, new_state, run_steps, world
 from .objectives import check_kind
 
@@ -178,7 +178,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     if rank == 0:
         _truncate_log(log, state.step)
     start_step, start_time = state.step, time.perf_counter()
-    bar = tqdm(total=cfg.steps, initial=state.step, disable=rank != 0, desc=f"train {cfg.kind}", unit="step")
+    progress = Progress(f"train {cfg.kind}", cfg.steps, initial=state.step, enabled=rank == 0)
 
     def on_step(state: TrainState, loss: float) -> None:
         seconds = time.perf_counter() - start_time
@@ -191,8 +191,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
                     writer.writerow(LOG_COLUMNS)
                 writer.writerow([state.step, f"{loss:.6g}", f"{state.optimizer.param_groups[0]['lr']:.6g}",
                                  f"{ips:.2f}", f"{seconds:.2f}"])
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{ips:.1f}")
+            progress.update(state.step, loss=loss, img_per_s=round(ips, 1))
             if state.step % cfg.ckpt_every == 0 or state.step == cfg.steps:
                 save_checkpoint(state, cfg, out)
         if world_size > 1 and (state.step % cfg.ckpt_every == 0 or state.step == cfg.steps):
@@ -202,7 +201,6 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
 
     run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
               ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device, on_step=on_step)
-    bar.close()
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
         print(f"trained {cfg.kind} to step {state.step}: {(state.step - start_step) * cfg.batch / seconds:.1f} "
