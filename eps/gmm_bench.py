@@ -19,11 +19,12 @@ import pandas as pd
 import torch
 
 from .io import write_text
+from .fingerprint import import_closure
 from .provenance import write_provenance
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
 from .interpolants import make_interpolant
-from .methods import Problem, available_methods, get_method
+from .methods import METHODS, Problem, available_methods, get_method
 from .operators import TASKS, check_task, make_operator
 from .priors import mixture_moments, random_gmm
 from .rng import generator, stream_seed
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     df = run(parse_methods(a.methods, a.nfe), tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples,
              a.interpolant, a.num_projections)
     write_text(a.out, df.to_csv(index=False))
-    write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu")
+    ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)}
+    write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu", sources=import_closure({__name__, *ran}))
     print("\nmean sw / sw_floor over seeds:\n" + summary(df).round(2).to_string())
     return 0
