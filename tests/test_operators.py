@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from eps.operators import TASKS, load_operator, make_operator, save_operator, task_params
-from eps.operators.kernels import gaussian_kernel, motion_kernel
 from eps.rng import generator
 
 SHAPES = [(1, 8, 8), (3, 8, 12), (2, 16, 16)]
@@ -94,19 +93,10 @@ def test_seeds_reproduce_and_save_load_roundtrip(task, tmp_path):
     assert type(loaded) is type(a) and torch.equal(loaded.A(x), a.A(x))
 
 
-def test_kernels_are_normalised_and_seeded():
-    g = gaussian_kernel(9, 1.5, 2)
-    m1, m2 = motion_kernel(9, 0.5, 4, generator(0)), motion_kernel(9, 0.5, 4, generator(0))
-    assert torch.allclose(g.sum((1, 2)), torch.ones(2)) and torch.allclose(m1.sum((1, 2)), torch.ones(4))
-    assert torch.equal(m1, m2) and (m1 >= 0).all()
-    assert not torch.equal(m1[0], m1[1])  # each sample of a batch carries its own kernel
-    assert torch.allclose(g[0], g[0].T) and g[0].argmax() == 40  # centred, symmetric
-
-
 def test_default_fractions():
     rand_mask = make_operator("inpaint_random", (1, 64, 64), 4, generator(0)).mask
     assert abs(1 - rand_mask.mean().item() - 0.7) < 0.02
-    box = make_operator("inpaint_box", (3, 64, 64), 1).mask
+    box = make_operator("inpaint_box", (3, 64, 64), 1, position="center").mask
     assert box.sum().item() == 64 * 64 - 32 * 32 and box[0, 0, 32, 32] == 0
 
 
@@ -115,8 +105,14 @@ def test_bad_input_is_one_clear_error(tmp_path):
         make_operator("sr8", (3, 8, 8))
     with pytest.raises(ValueError, match="unknown parameter.*'sigma'"):
         task_params("deblur_gauss", sigma=2.0)
-    with pytest.raises(ValueError, match="not divisible"):
-        make_operator("sr4", (3, 10, 10))
+    with pytest.raises(ValueError, match="filter box.*not divisible"):
+        make_operator("sr4", (3, 10, 10), filter="box")
+    with pytest.raises(ValueError, match="sr4: filter must be one of bicubic, box, got 'lanczos'"):
+        make_operator("sr4", (3, 8, 8), filter="lanczos")
+    with pytest.raises(ValueError, match="deblur_gauss: boundary must be one of reflect, periodic"):
+        task_params("deblur_gauss", boundary="zero")
+    with pytest.raises(ValueError, match="no random position in a 8x8 image"):
+        make_operator("inpaint_box", (3, 8, 8), box_fraction=0.75)
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 3, 8, 8\)"):
         make_operator("sr4", (3, 8, 8)).A(torch.zeros(1, 1, 8, 8))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
