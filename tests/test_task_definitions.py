@@ -147,3 +147,20 @@ def test_motion_kernels_have_the_library_semantics():
     assert sum(shaken) / len(shaken) > 0.1  # intensity 1: curved, non-linear paths
     for path in (motion_path(15, 0.3, g) for _ in range(20)):  # centred on the canvas (centre of mass)
         assert torch.allclose(path.mean(dim=0), torch.full((2,), 15.0, dtype=torch.float64), atol=1e-9)
+
+
+def test_configs_state_the_defaults_and_build_at_their_resolution():
+    import yaml
+
+    from eps.operators import DEFAULTS, task_params
+
+    root = Path(__file__).parents[1] / "config"
+    assert yaml.safe_load((root / "default.yaml").read_text())["tasks"] == DEFAULTS
+    paper = yaml.safe_load((root / "paper.yaml").read_text())
+    for task, params in paper["tasks"].items():
+        assert set(task_params(task, **params)) == set(DEFAULTS[task])  # every parameter stated
+        op = make_operator(task, (3, 64, 64), 1, generator(0), **params)
+        assert op.batch_size == 1
+    box = make_operator("inpaint_box", (3, 64, 64), 1, generator(0), **paper["tasks"]["inpaint_box"]).mask
+    rows, cols = torch.nonzero(box[0, 0] == 0, as_tuple=True)
+    assert len(rows) == 32 * 32 and rows.min() >= 4 and rows.max() <= 64 - 4 - 1 - 1
