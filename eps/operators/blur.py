@@ -60,7 +60,8 @@ class ReflectGaussianBlur(SeparableOperator):
 def reflect_blur(image_shape, g: Tensor) -> ReflectGaussianBlur:
     """The reflect-boundary blur with the separable kernel ``g g^T`` (``g`` a 1-D float64 kernel)."""
     _, H, W = image_shape
-    return ReflectGaussianBlur(image_shape, reflect_correlation_matrix(g, H)[None], reflect_correlation_matrix(g, W)[None])
+    A_h, A_w = reflect_correlation_matrix(g, H)[None], reflect_correlation_matrix(g, W)[None]
+    return ReflectGaussianBlur(image_shape, A_h, A_w)
 
 
 def hartley(x: Tensor) -> Tensor:

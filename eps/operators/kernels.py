@@ -11,9 +11,9 @@ DPS and DAPS call it): re-implemented here from the library's description, drawi
 
 1. path length ``L = 0.75 D (U(0, 1) + U(0, intensity^2))``; step lengths ``Beta(1, 30) (1 - intensity + 0.1) D``
    (a step ``>= L`` is redrawn) until their sum reaches ``L``;
-2. step directions (absolute, not turns): ``a_max ~ U(0, pi intensity)``, sign-flip probability ``j ~ Beta(2, 20)``; the first direction
-   ``~ U(-a_max, a_max)``, each next ``|a| ~ Triangular(0, intensity a_max, a_max + 0.1)`` with the sign of the
-   previous one flipped with probability ``j``;
+2. step directions (absolute, not turns): ``a_max ~ U(0, pi intensity)``, sign-flip probability
+   ``j ~ Beta(2, 20)``; the first direction ``~ U(-a_max, a_max)``, each next
+   ``|a| ~ Triangular(0, intensity a_max, a_max + 0.1)`` with the sign of the previous one flipped w.p. ``j``;
 3. the path (cumulative sum of the steps) is centred on its mean point, rotated by ``U(0, pi)`` and placed
    at the canvas centre;
 4. rasterised, blurred with a Gaussian of std ``int(0.01 D)`` pixels (none below ``D = 100``), reduced to
@@ -124,7 +124,8 @@ def rasterise(path: Tensor, canvas: int) -> Tensor:
 def motion_kernel(size: int, intensity: float, batch_size: int, generator: torch.Generator | None) -> Tensor:
     """``(batch_size, size, size)`` float32 camera-shake kernels (module doc), drawn in order from ``generator``."""
     if size < 3 or size % 2 == 0 or not 0.0 <= intensity <= 1.0:
-        raise ValueError(f"deblur_motion: need an odd kernel_size >= 3 and intensity in [0, 1], got {size}, {intensity}")
+        raise ValueError(f"deblur_motion: need an odd kernel_size >= 3 and intensity in [0, 1], "
+                         f"got {size}, {intensity}")
     canvas = 2 * size
     blur_std = int(0.01 * math.sqrt(2) * canvas)
     kernels = []

@@ -74,7 +74,7 @@ def dct_matrix(n: int, dtype=torch.float64) -> Tensor:
 
 
 class SuperResolution(LinearOperator):
-    """``filter: box``: ``f``-fold block-average down-sampling; ``factor`` is a ``(1,)`` float tensor (its dtype sets ``s``'s)."""
+    """``filter: box``: ``f``-fold block averaging; ``factor`` is a ``(1,)`` float tensor (its dtype sets ``s``'s)."""
 
     task = "sr4"
 

@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(table, a.out / "summary.csv")
     write_csv(compared, a.out / "comparison.csv")
     write_csv(tasks, a.out / "tasks.csv")
-    write_provenance(a.out / "tasks.csv", config={"shards": a.shards}, seeds=sorted({s["meta"]["seed"] for s in shards}),
-                     tasks=tasks.to_dict("records"))
+    seeds = sorted({s["meta"]["seed"] for s in shards})
+    write_provenance(a.out / "tasks.csv", config={"shards": a.shards}, seeds=seeds, tasks=tasks.to_dict("records"))
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
