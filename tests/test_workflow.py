@@ -89,7 +89,8 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
     assert "--reference weights/imagenet-64x64.npz" in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
-    assert '--task-params \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}, ' in run.stdout
+    gauss = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["tasks"]["deblur_gauss"]
+    assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
 
 
 @pytest.mark.parametrize("change, message", [
