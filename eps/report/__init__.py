@@ -69,8 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(table, a.out / "summary.csv")
     write_csv(compared, a.out / "comparison.csv")
     write_csv(tasks, a.out / "tasks.csv")
-    seeds = sorted({s["meta"]["seed"] for s in shards})
-    write_provenance(a.out / "tasks.csv", config={"shards": a.shards}, seeds=seeds, tasks=tasks.to_dict("records"))
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
@@ -83,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         write_csv(gmm, a.out / "gmm.csv")
         figures.gmm_ratio(gmm, a.out / "gmm.png")
     sources = [*all_sources(), *a.config_files]  # the whole DAG made these tables: every stage's code
+    seeds = sorted({s["meta"]["seed"] for s in shards})
     for name in ("summary.csv", "comparison.csv", "tasks.csv", *(["gmm.csv"] if a.gmm else [])):
-        write_provenance(a.out / name, sources=sources, inputs=len(a.summaries) + len(a.shards) + len(a.gmm))
+        write_provenance(a.out / name, config={"shards": a.shards}, seeds=seeds, sources=sources,
+                         **({"tasks": tasks.to_dict("records")} if name == "tasks.csv" else {}))
     print(f"{a.out}: summary of {len(table)} rows, {len(shards)} shards in the grids, {len(a.gmm)} gmm tables")
     return 0
