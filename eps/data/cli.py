@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..args import positive_int
+from ..io import check_writable
 from .archive import write_image_zip
 from .embedded import TEST_PICTURES, TRAIN_PICTURES, embedded_patches
 from .folder import folder_images
@@ -17,10 +19,12 @@ from .folder import folder_images
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps prepare-data", description=__doc__.split("\n\n")[0])
     p.add_argument("--source", required=True, choices=("embedded", "folder"))
-    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--resolution", type=positive_int, default=32)
     p.add_argument("--folder", help="image folder (--source folder)")
     p.add_argument("--out", nargs="+", required=True, help="embedded: TRAIN.zip TEST.zip; folder: OUT.zip")
     a = p.parse_args(argv)
+    for out in a.out:
+        check_writable(out, "--out")
     if a.source == "embedded":
         if len(a.out) != 2:
             raise ValueError(f"--source embedded writes a train and a test zip: give two --out paths, got {a.out}")

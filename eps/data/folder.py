@@ -23,7 +23,10 @@ def folder_images(folder: str | Path, resolution: int) -> np.ndarray:
         raise ValueError(f"image folder {folder} holds no {'/'.join(EXTENSIONS)} files")
     out = []
     for f in files:
-        img = Image.open(f).convert("RGB")
+        try:
+            img = Image.open(f).convert("RGB")
+        except (OSError, SyntaxError, ValueError) as err:  # PIL: unidentified, truncated or broken image
+            raise ValueError(f"image folder {folder}: cannot read {f} ({' '.join(str(err).split())})") from None
         side = min(img.size)
         left, top = (img.width - side) // 2, (img.height - side) // 2
         img = img.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)

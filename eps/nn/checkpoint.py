@@ -12,7 +12,9 @@ the names of the published EDM DDPM++ networks (FFHQ-64 unconditional), so their
 Converting the official FFHQ-64 pickle (``edm-ffhq-64x64-uncond-vp.pkl``) needs the NVlabs/edm code on
 ``sys.path`` only to unpickle it (its classes are pickled by ``torch_utils.persistence``; unpickling runs code
 from the file, so convert only the published pickle); ``eps convert-edm --pkl IN.pkl --edm-source EDM_CLONE
---out NET.pt`` puts the clone on the path, and :func:`convert_edm_pickle` then keeps the EMA state dict, drops the two
+--sha256 HEX --out NET.pt`` puts the clone on the path (NVlabs publishes no digests: the pickle is unpickled only
+when its sha256 equals ``--sha256``, or with ``--allow-unverified``, the user's explicit word; its digest is
+recorded in the output and its provenance record ``NET.pt.provenance.json``), and :func:`convert_edm_pickle` then keeps the EMA state dict, drops the two
 entries our network does not hold (``resample_filter`` buffers: the fixed [1, 1] filter is our average-pool /
 nearest up-sampling; ``map_augment.weight``: augmentation labels are zero at inference) and writes an
 ``eps-net-v1`` file. ImageNet-64 (class-conditional ADM) is a different architecture and is not converted.
@@ -26,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from ..io import load_torch, save_torch
+from ..io import check_writable, file_sha256 as sha256_of, load_torch, save_torch
+from ..provenance import write_provenance
 from .precond import EDMPrecond
 from .unet import UNet, UNetConfig
 
@@ -74,8 +77,23 @@ EDM_SOURCE_HINT = ("git clone https://github.com/NVlabs/edm and pass its folder 
                    "(workflow: set edm_source in the config)")
 
 
+def verify_pickle(pickle_path: Path, sha256: str | None, allow_unverified: bool) -> str:
+    """The sha256 of ``pickle_path``; refused (before any unpickling, which runs code from the file) unless it
+    equals ``sha256`` or the user passed ``allow_unverified``."""
+    digest = sha256_of(pickle_path)
+    if sha256 is not None and digest != sha256.lower():
+        raise ValueError(f"EDM pickle {pickle_path}: sha256 {digest} does not match --sha256 {sha256}; refusing to "
+                         "unpickle it")
+    if sha256 is None and not allow_unverified:
+        raise ValueError(f"EDM pickle {pickle_path} (sha256 {digest}) is not verified and unpickling runs code from "
+                         "it: pass --sha256 <digest you trust> or --allow-unverified (workflow: the checkpoint's "
+                         "sha256, or allow_unverified_pickle: true)")
+    return digest
+
+
 def unpickle_edm(pickle_path: str | Path, edm_source: str | Path | None = None):
-    """The ``ema`` network of an EDM pickle, with the NVlabs/edm clone ``edm_source`` importable meanwhile."""
+    """The ``ema`` network of an EDM pickle, with the NVlabs/edm clone ``edm_source`` importable meanwhile
+    (the caller has verified the file: :func:`verify_pickle`)."""
     pickle_path = Path(pickle_path)
     if not pickle_path.is_file():
         raise FileNotFoundError(f"EDM pickle {pickle_path} does not exist")
@@ -89,17 +107,26 @@ def unpickle_edm(pickle_path: str | Path, edm_source: str | Path | None = None):
             return pickle.load(f)["ema"]
     except ModuleNotFoundError as err:
         raise ValueError(f"{pickle_path}: unpickling needs the NVlabs/edm source ({err}): {EDM_SOURCE_HINT}") from err
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as err:
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, AttributeError, IndexError) as err:
         raise ValueError(f"{pickle_path} is not an EDM network pickle (a dict with 'ema'): {err!r}") from err
     finally:
         for entry in path:
             sys.path.remove(entry)
 
 
-def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source: str | Path | None = None) -> None:
-    """Convert an official EDM DDPM++ pickle to an ``eps-net-v1`` file (NVlabs/edm importable or ``edm_source``)."""
+def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source: str | Path | None = None,
+                       sha256: str | None = None, allow_unverified: bool = False) -> None:
+    """Convert an official EDM DDPM++ pickle to an ``eps-net-v1`` file (NVlabs/edm importable or ``edm_source``),
+    after :func:`verify_pickle`; the output and its provenance record carry the pickle's sha256."""
+    pickle_path = Path(pickle_path)
+    if not pickle_path.is_file():
+        raise FileNotFoundError(f"EDM pickle {pickle_path} does not exist")
+    digest = verify_pickle(pickle_path, sha256, allow_unverified)
     ema = unpickle_edm(pickle_path, edm_source)
-    kw = dict(ema.init_kwargs)
+    try:
+        kw = dict(ema.init_kwargs)
+    except (AttributeError, TypeError) as err:
+        raise ValueError(f"{pickle_path} is not an EDM network pickle (its 'ema' has no init_kwargs)") from err
     model_kw = kw.get("model_kwargs", kw)
     if kw.get("model_type") != "SongUNet" or kw.get("label_dim", 0) or model_kw.get("encoder_type", "standard") != "standard":
         raise ValueError(f"{pickle_path}: only unconditional DDPM++ (SongUNet, standard encoder/decoder) converts")
@@ -111,7 +138,9 @@ def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source
     state = {k: v.detach().float().cpu() for k, v in ema.state_dict().items()
              if not any(k.endswith(d) for d in DROPPED_EDM_KEYS)}
     build_network(net).load_state_dict(state)  # strict: fails here, before writing, on any name mismatch
-    save_torch({"format": NET_FORMAT, "net": net.to_dict(), "model": state}, out_path)
+    save_torch({"format": NET_FORMAT, "net": net.to_dict(), "model": state, "source_sha256": digest}, out_path)
+    write_provenance(out_path, config={"pkl": str(pickle_path), "edm_source": str(edm_source)},
+                     source_sha256=digest, source_verified=sha256 is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,8 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pkl", required=True, help="official EDM pickle (e.g. edm-ffhq-64x64-uncond-vp.pkl)")
     p.add_argument("--out", required=True, help="eps-net-v1 file to write (atomically)")
     p.add_argument("--edm-source", help="NVlabs/edm clone, needed to unpickle (unless already importable)")
+    p.add_argument("--sha256", help="the pickle's expected sha256 (64 hex digits): unpickled only if it matches")
+    p.add_argument("--allow-unverified", action="store_true",
+                   help="unpickle without a known digest (unpickling runs code from the file; its digest is recorded)")
     a = p.parse_args(argv)
-    convert_edm_pickle(a.pkl, a.out, a.edm_source)
+    if a.sha256 is not None and (len(a.sha256) != 64 or any(c not in "0123456789abcdef" for c in a.sha256.lower())):
+        raise ValueError(f"--sha256 {a.sha256!r} is not 64 hex digits")
+    check_writable(a.out, "--out")
+    convert_edm_pickle(a.pkl, a.out, a.edm_source, a.sha256, a.allow_unverified)
     print(f"converted {a.pkl} -> {a.out}")
     return 0
 

@@ -24,12 +24,12 @@ rule evaluate:
         per_image=f"{OUT}/metrics/{{dataset}}/{{task}}.per_image.csv",
         summary=summary_path("{dataset}", "{task}"),
     params:
-        reference=lambda w, input: f"--reference {input.reference}" if "reference" in input.keys() else "",
+        reference=lambda w, input: f"--reference {shlex.quote(input.reference)}" if "reference" in input.keys() else "",
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/evaluate/{{dataset}}/{{task}}.log",
     shell:
-        "eps evaluate --shards {input.shards} {params.reference} --weights-dir {WEIGHTS_DIR} "
-        "--batch-size {EVALUATE[batch_size]} --device {config[device]} "
-        "--per-image {output.per_image} --summary {output.summary} > {log} 2>&1"
+        "eps evaluate --shards {input.shards:q} {params.reference} --weights-dir {WEIGHTS_DIR:q} "
+        "--batch-size {EVALUATE[batch_size]} --device {config[device]:q} "
+        "--per-image {output.per_image:q} --summary {output.summary:q} > {log:q} 2>&1"
