@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .args import device, nonnegative_float, nonnegative_int, positive_int
+from .args import device as device_arg, nonnegative_float, nonnegative_int, positive_int
 from .io import check_writable, save_torch
 
 from .eps_sampler import Unconditional
@@ -110,23 +110,24 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
     problem = measure(x0, task, sigma_y, seed, start, params)
     samples, nfe_used, vjp_used, seconds, seconds_uncond = [], 0, 0, 0.0, 0.0
     bar = tqdm(total=x0.shape[0], desc=f"{method.name} {task} nfe={nfe}", unit="img", disable=not progress)
-    for lo in range(0, x0.shape[0], batch_size):
-        hi = min(lo + batch_size, x0.shape[0])
-        batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
-        tic = _clock(device)
-        out = method.run(batch, FiniteGuard(prior, f"{method.name} on {task} (images {start + lo}..{start + hi - 1})"),
-                         nfe, generator(stream_seed(seed, METHOD, start + lo), device))
-        toc = _clock(device)
-        if not torch.isfinite(out.x).all():
-            raise FloatingPointError(f"{method.name} on {task} (images {start + lo}..{start + hi - 1}) returned "
-                                     f"non-finite samples after {out.nfe} denoiser calls; nothing written")
-        with torch.no_grad():
-            Unconditional().sample(batch, prior, nfe, generator(stream_seed(seed, UNCOND, start + lo), device))
-        seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
-        samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
-        nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
-        bar.update(hi - lo)
-    bar.close()
+    with bar:  # closed before an error propagates, so the error is the last line of the log
+        for lo in range(0, x0.shape[0], batch_size):
+            hi = min(lo + batch_size, x0.shape[0])
+            batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
+            what = f"{method.name} on {task} (images {start + lo}..{start + hi - 1})"
+            tic = _clock(device)
+            out = method.run(batch, FiniteGuard(prior, what), nfe, generator(stream_seed(seed, METHOD, start + lo), device))
+            toc = _clock(device)
+            if not torch.isfinite(out.x).all():
+                raise FloatingPointError(f"{what} returned non-finite samples after {out.nfe} denoiser calls; "
+                                         "nothing written")
+            with torch.no_grad():  # guarded too: both timings carry the same checks
+                Unconditional().sample(batch, FiniteGuard(prior, f"unconditional reference of {what}"), nfe,
+                                       generator(stream_seed(seed, UNCOND, start + lo), device))
+            seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
+            samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
+            nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
+            bar.update(hi - lo)
     info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
             "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]), **params, **(meta or {})}
     return {"x0": x0.float().cpu(), "y": problem.y.float().cpu(), "samples": torch.cat(samples),
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--options", default="{}", help="JSON dict of method options")
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per sampler call (each gives K rows)")
     p.add_argument("--dataset", default="", help="dataset name recorded in meta")
-    p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", type=device_arg, default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     from .data import read_image_zip

@@ -41,7 +41,7 @@ from eps.metrics.perceptual import LPIPS_MIN_SIZE, load_lpips, lpips_distance
 from eps.metrics.pixel import psnr, ssim
 from eps.metrics.shards import load_reference, load_shard
 from eps.metrics.weights import WeightsMissing
-from eps.args import device, positive_int
+from eps.args import device as device_arg, positive_int
 from eps.io import check_writable, write_text
 from eps.provenance import write_provenance
 
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                              "sigma: EDM's fid-refs); default: the shards' x0")
     parser.add_argument("--weights-dir", default=None,
                         help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
-    parser.add_argument("--device", type=device, default="cpu", help="torch device for LPIPS / Inception (default: cpu)")
+    parser.add_argument("--device", type=device_arg, default="cpu", help="torch device for LPIPS / Inception (default: cpu)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="images per network batch (default: 64)")
     args = parser.parse_args(argv)
     check_writable(args.per_image, "--per-image")

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     order = [m for m in a.methods.split(",") if m] or None
     check_writable(a.out / "summary.csv", "--out")
-    table = summary_table([read_csv(f, "summary", KEYS, METRICS + COST) for f in a.summaries], order)
+    table = summary_table([read_csv(f, "summary", KEYS + METRICS + COST, METRICS + COST) for f in a.summaries], order)
     shards = [load_shard(f) for f in a.shards]  # checked: truncated, foreign or tampered shards are refused
     gmm = [read_csv(f, "gmm table", GMM_COLUMNS, ("sw", "sw_floor", "ratio")) for f in a.gmm]
     runtime = read_csv(a.runtime_reference, "runtime reference")
