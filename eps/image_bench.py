@@ -116,7 +116,8 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
             batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
             what = f"{method.name} on {task} (images {start + lo}..{start + hi - 1})"
             tic = _clock(device)
-            out = method.run(batch, FiniteGuard(prior, what), nfe, generator(stream_seed(seed, METHOD, start + lo), device))
+            g = generator(stream_seed(seed, METHOD, start + lo), device)
+            out = method.run(batch, FiniteGuard(prior, what), nfe, g)
             toc = _clock(device)
             if not torch.isfinite(out.x).all():
                 raise FloatingPointError(f"{what} returned non-finite samples after {out.nfe} denoiser calls; "
@@ -171,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     try:  # the task must fit the backbone's images before any work (e.g. sr4 factor vs resolution)
         make_operator(a.task, prior.image_shape, 1, generator(0), **params)
     except ValueError as err:
-        raise ValueError(f"--task {a.task} --task-params {a.task_params} on {prior.image_shape} images: {err}") from None
+        raise ValueError(f"--task {a.task} --task-params {a.task_params} on {prior.image_shape} images: "
+                         f"{err}") from None
     check_writable(a.out, "--out", a.count * (a.num_samples + 2) * math.prod(prior.image_shape) * 4)
     x0 = read_image_zip(a.data)[0][a.start : a.start + a.count].to(device)
     if x0.shape[0] != a.count:

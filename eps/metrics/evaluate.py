@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                              "sigma: EDM's fid-refs); default: the shards' x0")
     parser.add_argument("--weights-dir", default=None,
                         help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
-    parser.add_argument("--device", type=device_arg, default="cpu", help="torch device for LPIPS / Inception (default: cpu)")
+    parser.add_argument("--device", type=device_arg, default="cpu",
+                        help="torch device for LPIPS / Inception (default: cpu)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="images per network batch (default: 64)")
     args = parser.parse_args(argv)
     check_writable(args.per_image, "--per-image")

@@ -14,10 +14,10 @@ Converting the official FFHQ-64 pickle (``edm-ffhq-64x64-uncond-vp.pkl``) needs 
 from the file, so convert only the published pickle); ``eps convert-edm --pkl IN.pkl --edm-source EDM_CLONE
 --sha256 HEX --out NET.pt`` puts the clone on the path (NVlabs publishes no digests: the pickle is unpickled only
 when its sha256 equals ``--sha256``, or with ``--allow-unverified``, the user's explicit word; its digest is
-recorded in the output and its provenance record ``NET.pt.provenance.json``), and :func:`convert_edm_pickle` then keeps the EMA state dict, drops the two
-entries our network does not hold (``resample_filter`` buffers: the fixed [1, 1] filter is our average-pool /
-nearest up-sampling; ``map_augment.weight``: augmentation labels are zero at inference) and writes an
-``eps-net-v1`` file. ImageNet-64 (class-conditional ADM) is a different architecture and is not converted.
+recorded in the output and its provenance record ``NET.pt.provenance.json``), and :func:`convert_edm_pickle` then
+keeps the EMA state dict, drops the two entries our network does not hold (``resample_filter`` buffers: the fixed
+[1, 1] filter is our average-pool / nearest up-sampling; ``map_augment.weight``: augmentation labels are zero at
+inference) and writes an ``eps-net-v1`` file. ImageNet-64 (class-conditional ADM) is a different architecture and is not converted.
 """
 from __future__ import annotations
 
