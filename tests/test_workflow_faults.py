@@ -55,6 +55,7 @@ def test_every_config_value_reaches_the_shell_quoted(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # two tiny-DAG runs
 def test_hostile_paths_run_end_to_end_and_a_changed_config_retrains(tmp_path):
     """The tiny DAG under the hostile paths: nothing injected ran; then fewer prior steps re-run training from
     scratch to exactly the configured step (the old state is neither resumed nor kept)."""

@@ -49,7 +49,7 @@ if EDM_PICKLES:
         log:
             f"{OUT}/logs/weights/{{net}}.convert.log",
         shell:
-            "eps convert-edm --pkl {input.pkl:q} --edm-source {input.edm_source:q} {params.trust} --out {output:q} "
+            "eps convert-edm --pkl {input.pkl:q} --edm-source {input.edm_source:q} --out {output:q} {params.trust} "
             "> {log:q} 2>&1"
 
     rule edm_source:
