@@ -121,6 +121,11 @@ def check_problem(shape: tuple[int, ...], tasks: list[str], memory: int | None =
             make_operator(task, shape, 1, generator(0))
         except ValueError as err:
             raise ValueError(f"--shape {','.join(map(str, shape))} does not fit task {task}: {err}") from None
+    try:  # e.g. 1x1 images: the smoothed random covariances are not positive definite
+        random_gmm(shape, generator=generator(0))
+    except (RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"--shape {','.join(map(str, shape))}: no Gaussian-mixture prior of this shape ({first})") from None
 
 
 class _Recorded:

@@ -223,7 +223,7 @@ def test_gmm_bench_refuses_baselines_that_ignore_the_interpolant(capsys, tmp_pat
 @pytest.mark.parametrize("flag, value, says", [
     ("--num-projections", "0", "argument --num-projections"), ("--nfe", ",", "argument --nfe"),
     ("--num-samples", "1", "the sample covariance needs two samples"), ("--shape", "0,8,8", "argument --shape"),
-    ("--shape", "1,-8,8", "argument --shape"), ("--shape", "1,1,1", "does not fit task sr4"),
+    ("--shape", "1,-8,8", "argument --shape"), ("--shape", "1,1,1", "--shape 1,1,1"),
     ("--shape", "3,128,128", "the exact posterior needs about"), ("--threads", "-1", "argument --threads"),
     ("--sigma-y", "nan", "argument --sigma-y"), ("--methods", ",", "name at least one method"),
 ])
@@ -298,8 +298,8 @@ def test_method_options_of_the_wrong_type(capsys, data, prior, tmp_path):
 
 
 def test_task_that_does_not_fit_the_images(capsys, data, prior, tmp_path):
-    refused(capsys, *sample_args(data, prior, tmp_path / "s.pt", "--task-params", '{"factor": 3}'),
-            says="--task sr4", out=tmp_path / "s.pt")
+    refused(capsys, *sample_args(data, prior, tmp_path / "s.pt", "--task-params", '{"factor": 3, "filter": "box"}'),
+            says="is not divisible by the factor 3", out=tmp_path / "s.pt")
 
 
 def test_evaluate_batch_size_zero(capsys, tmp_path):
@@ -349,7 +349,8 @@ def test_a_shard_larger_than_the_free_space_is_refused(tmp_path):
 @pytest.mark.parametrize("change, says", [
     (lambda c: c["sample"].update(sigma_y=float("nan")), "config.sample.sigma_y must be a finite number"),
     (lambda c: c["train"]["prior"].update(lr=float("inf")), "config.train.prior.lr must be a finite number"),
-    (lambda c: c["tasks"]["sr4"].update(factor=3), "tasks.sr4 {'factor': 3} does not fit datasets.embedded"),
+    (lambda c: c["tasks"]["sr4"].update(factor=3, filter="box"), "tasks.sr4 {'factor': 3, 'filter': 'box'} does not "
+                                                                  "fit datasets.embedded (resolution 16)"),
     (lambda c: c["datasets"]["embedded"].update(num_test=5000), "embedded test set at resolution 16 holds 2018"),
     (lambda c: c["methods"]["dps"].update(options={"zeta": "abc"}), "methods.dps.options: dps: option zeta"),
     (lambda c: c["methods"]["dps"].update(options={"zetta": 1.0}), "unknown option(s) ['zetta']"),
