@@ -111,6 +111,8 @@ def check_problem(shape: tuple[int, ...], tasks: list[str], memory: int | None =
     if len(shape) != 3:
         raise ValueError(f"--shape must be C,H,W, got {','.join(map(str, shape))}")
     d = math.prod(shape)
+    if d < 2:
+        raise ValueError(f"--shape {','.join(map(str, shape))}: a Gaussian-mixture prior needs at least 2 pixels")
     need = 6 * 4 * d * d * 8
     memory = memory or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     if need > memory / 2:
