@@ -97,7 +97,7 @@ def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
     pc = prior.model.config
     if (pc.in_channels, pc.img_resolution) != (C, H):
         raise ValueError(f"--init {cfg.init} is a {pc.in_channels}x{pc.img_resolution}px network; data is {C}x{H}px")
-    net = build_network(UNetConfig.from_dict({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)}))
+    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)})  # the prior's architecture
     missing, unexpected = net.load_state_dict(prior.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("model.cond_conv.") for k in missing), (missing, unexpected)
     return net.requires_grad_(True)
