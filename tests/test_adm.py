@@ -176,3 +176,68 @@ def test_adm_network_file_round_trip_and_eps_finetune_identity(tmp_path):
         assert torch.equal(loaded(x, sigma, class_labels=labels), prior.eval()(x, sigma, class_labels=labels))
         assert torch.equal(eps_net(x, sigma, torch.randn(2, 6, 8, 8, generator=g), class_labels=labels),
                            loaded(x, sigma, class_labels=labels))
+
+
+def saved_tiny_adm(path, label_dim=3):
+    g = torch.Generator().manual_seed(2)
+    net = build_network(ADMConfig(**TINY_ADM, label_dim=label_dim))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(0.2 * torch.randn(p.shape, generator=g))
+    save_network(net, path)
+    return net
+
+
+def test_every_denoiser_call_gets_the_true_class_of_its_row(tmp_path):
+    """run_shard binds each test image's class to its K rows, for the method and the timed bare sampler."""
+    from eps.image_bench import run_shard
+    from eps.methods import get_method
+    from eps.nn import load_prior
+    saved_tiny_adm(tmp_path / "adm.pt")
+    prior = load_prior(tmp_path / "adm.pt")
+    seen = []
+    prior.net.register_forward_pre_hook(lambda m, args, kw: seen.append(kw["class_labels"]), with_kwargs=True)
+    x0, labels, K = torch.rand(3, 3, 8, 8) * 2 - 1, torch.tensor([2, 0, 1]), 2
+    shard = run_shard(x0, "inpaint_random", get_method("eps_zeroshot"), prior, 3, 0, num_samples=K, batch_size=2,
+                      progress=False, class_labels=labels)
+    assert shard["meta"]["class_labels"] == "true_label" and len(seen) >= 4
+    for rows in seen:  # one-hot rows of batches of 2 images (then 1), K rows each
+        assert rows.sum(1).eq(1).all()
+        assert torch.equal(rows.argmax(1), torch.tensor([2, 2, 0, 0])) or torch.equal(rows.argmax(1), torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="without label dropout"):
+        run_shard(x0, "inpaint_random", get_method("eps_zeroshot"), prior, 1, 0, num_samples=K, progress=False)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
+        prior.with_class_labels(torch.tensor([3]))
+
+
+def test_eps_sample_cli_label_errors_are_one_line(tmp_path, capsys):
+    import numpy as np
+
+    from eps.cli import main
+    from eps.data import write_image_zip
+    saved_tiny_adm(tmp_path / "adm.pt")
+    images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    write_image_zip(images, tmp_path / "unlabelled.zip")
+    write_image_zip(images, tmp_path / "labelled.zip", labels=[1, 2])
+    args = ["sample", "--prior", str(tmp_path / "adm.pt"), "--task", "inpaint_random", "--method", "eps_zeroshot",
+            "--nfe", "1", "--count", "2", "--num-samples", "2", "--device", "cpu", "--out", str(tmp_path / "s.pt")]
+    assert main([*args, "--data", str(tmp_path / "labelled.zip")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--class-labels true_label" in err and "label dropout" in err
+    assert main([*args, "--data", str(tmp_path / "unlabelled.zip"), "--class-labels", "true_label"]) == 2
+    assert "holds no class labels" in capsys.readouterr().err
+    assert main([*args, "--data", str(tmp_path / "labelled.zip"), "--class-labels", "true_label"]) == 0
+    assert torch.load(tmp_path / "s.pt", weights_only=True)["meta"]["class_labels"] == "true_label"
+
+
+def test_eps_finetune_from_the_conditional_backbone_trains_with_true_labels(tmp_path):
+    from eps.training.trainer import train
+    saved_tiny_adm(tmp_path / "adm.pt")
+    images, labels = torch.rand(4, 3, 8, 8) * 2 - 1, torch.tensor([0, 1, 2, 1])
+    cfg = dict(kind="eps", init=str(tmp_path / "adm.pt"), steps=1, batch=2, tasks=["inpaint_random"])
+    state = train(TrainConfig(**cfg, class_labels="true_label"), tmp_path / "eps.pt", images=images, labels=labels)
+    assert state.step == 1 and state.net.model.config.label_dim == 3
+    with pytest.raises(ValueError, match="without label dropout"):
+        train(TrainConfig(**cfg), tmp_path / "eps_nolabels.pt", images=images, labels=labels)
+    with pytest.raises(ValueError, match="holds no class labels"):
+        train(TrainConfig(**cfg, class_labels="true_label"), tmp_path / "eps_missing.pt", images=images)
