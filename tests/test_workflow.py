@@ -93,6 +93,8 @@ def test_slurm_profile_dry_run(tmp_path):
         assert re.search(rf"--kind eps --data data/{dataset}/train.zip .* --class-labels {labels} ", run.stdout)
         assert re.search(rf"--data data/{dataset}/test.zip --prior .* --class-labels {labels} ", run.stdout)
     assert re.search(r"--kind palette --data data/imagenet64/train.zip .* --class-labels none ", run.stdout)
+    assert "--folder downloads/imagenet/val1000 --resolution 64 --class-labels folders " in run.stdout
+    assert "--folder downloads/ffhq/test1000 --resolution 64 --class-labels none " in run.stdout
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
     assert "--reference weights/imagenet-64x64.npz" in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
