@@ -20,7 +20,8 @@ Shard file (``torch.save``, written atomically, consumed by ``eps evaluate``)::
     x0 (N, C, H, W) float32   y (N, *measurement_shape)   samples (N, K, C, H, W) float32
     nfe int (measured forward passes per sample)   vjp int (measured backward passes per sample)
     seconds float (method wall time for the shard)  seconds_uncond float
-    meta {dataset, task, method, nfe, seed, sigma_y, num_samples, start, count, + task parameters}
+    meta {dataset, task, method, nfe, seed, sigma_y, num_samples, start, count, + task parameters,
+         + class_labels 'true_label' when the backbone got the test images' classes}
 """
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
     bar.close()
     info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
             "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]),
-            "class_labels": "none" if class_labels is None else "true_label", **params, **(meta or {})}
+            **({} if class_labels is None else {"class_labels": "true_label"}), **params, **(meta or {})}
     return {"x0": x0.float().cpu(), "y": problem.y.float().cpu(), "samples": torch.cat(samples),
             "nfe": int(nfe_used), "vjp": int(vjp_used), "seconds": float(seconds),
             "seconds_uncond": float(seconds_uncond), "meta": {k: _plain(v) for k, v in info.items()}}
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     x0 = images[a.start : a.start + a.count].to(device)
     if x0.shape[0] != a.count:
         raise ValueError(f"{a.data}: asked for images {a.start}..{a.start + a.count - 1}, got {x0.shape[0]}")
-    class_labels = test_class_labels(a.class_labels, labels, prior, a.data, a.prior)
+    class_labels = test_set_class_labels(a.class_labels, labels, prior, a.data, a.prior)
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
                       _json(a.task_params, "--task-params"), {"dataset": a.dataset or Path(a.data).stem},
                       class_labels=None if class_labels is None else class_labels[a.start : a.start + a.count].to(device))
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def test_class_labels(mode: str, labels: Tensor | None, prior, data, prior_path) -> Tensor | None:
+def test_set_class_labels(mode: str, labels: Tensor | None, prior, data, prior_path) -> Tensor | None:
     """The class of every test image for ``--class-labels true_label``; a conditional backbone without a route
     for no label (trained without label dropout) and no labels given is one error naming what to set."""
     if mode == "true_label":
