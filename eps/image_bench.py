@@ -151,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     if x0.shape[0] != a.count:
         raise ValueError(f"{a.data}: asked for images {a.start}..{a.start + a.count - 1}, got {x0.shape[0]}")
     class_labels = test_set_class_labels(a.class_labels, labels, prior, a.data, a.prior)
+    if class_labels is not None:
+        class_labels = class_labels[a.start : a.start + a.count].to(device)
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
                       _json(a.task_params, "--task-params"), {"dataset": a.dataset or Path(a.data).stem},
-                      class_labels=None if class_labels is None else class_labels[a.start : a.start + a.count].to(device))
+                      class_labels=class_labels)
     save_torch(shard, a.out)
     print(f"{a.out}: {a.count} images x {a.num_samples} samples, nfe={shard['nfe']}, "
           f"{shard['seconds']:.1f}s (unconditional {shard['seconds_uncond']:.1f}s)")

@@ -203,7 +203,7 @@ def test_every_denoiser_call_gets_the_true_class_of_its_row(tmp_path):
     assert shard["meta"]["class_labels"] == "true_label" and len(seen) >= 4
     for rows in seen:  # one-hot rows of batches of 2 images (then 1), K rows each
         assert rows.sum(1).eq(1).all()
-        assert torch.equal(rows.argmax(1), torch.tensor([2, 2, 0, 0])) or torch.equal(rows.argmax(1), torch.tensor([1, 1]))
+        assert rows.argmax(1).tolist() in ([2, 2, 0, 0], [1, 1])
     with pytest.raises(ValueError, match="without label dropout"):
         run_shard(x0, "inpaint_random", get_method("eps_zeroshot"), prior, 1, 0, num_samples=K, progress=False)
     with pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):

@@ -69,7 +69,7 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     shards = -(-1000 // cfg["sample"]["shard_size"])
     assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
     assert counts["manual_download"] == 4 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
-    assert counts["download"] == 4 and counts["convert_checkpoint"] == 2  # EDM FFHQ-64 and ImageNet-64 nets, 2 FID stats
+    assert counts["download"] == 4 and counts["convert_checkpoint"] == 2  # 2 EDM networks, 2 FID stats
     assert "train_prior" not in counts  # both backbones are EDM's published networks
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):

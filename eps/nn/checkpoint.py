@@ -199,7 +199,7 @@ def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source
 def main(argv: list[str] | None = None) -> int:
     """``eps convert-edm --pkl edm-ffhq-64x64-uncond-vp.pkl --edm-source EDM_CLONE --out NET.pt``."""
     p = argparse.ArgumentParser(prog="eps convert-edm",
-                                description="convert a published EDM pickle (DDPM++ or ADM) to an eps-net-v1 network file")
+                                description="convert a published EDM pickle (DDPM++ or ADM) to an eps-net-v1 file")
     p.add_argument("--pkl", required=True, help="official EDM pickle (e.g. edm-ffhq-64x64-uncond-vp.pkl)")
     p.add_argument("--out", required=True, help="eps-net-v1 file to write (atomically)")
     p.add_argument("--edm-source", help="NVlabs/edm clone, needed to unpickle (unless already importable)")
@@ -210,4 +210,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["build_network", "network_config", "edm_network_config", "edm_weights", "read_checkpoint",
-           "network_from_state", "load_network", "save_network", "convert_edm_pickle", "unpickle_edm", "NET_FORMAT", "TRAIN_FORMAT"]
+           "network_from_state", "load_network", "save_network", "convert_edm_pickle", "unpickle_edm", "NET_FORMAT",
+           "TRAIN_FORMAT"]

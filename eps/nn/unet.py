@@ -279,4 +279,5 @@ def num_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["UNet", "UNetConfig", "UNetBlock", "EncoderDecoder", "Resample", "group_norm", "positional_embedding", "num_parameters", "zero_"]
+__all__ = ["UNet", "UNetConfig", "UNetBlock", "EncoderDecoder", "Resample", "group_norm", "positional_embedding",
+           "num_parameters", "zero_"]

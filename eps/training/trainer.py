@@ -171,7 +171,8 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     if cfg.class_labels == "none":
         labels = None
     elif labels is None:
-        raise ValueError(f"{cfg.data} holds no class labels (dataset.json labels null): class_labels true_label needs them")
+        raise ValueError(f"{cfg.data} holds no class labels (dataset.json labels null): "
+                         "class_labels true_label needs them")
     if out.exists():
         state = resume_state(cfg, out)
     else:
@@ -209,8 +210,8 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
             callback(state.step)
 
     run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
-              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device, on_step=on_step,
-              labels=labels)
+              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
+              on_step=on_step, labels=labels)
     bar.close()
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
