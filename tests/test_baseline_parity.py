@@ -62,3 +62,16 @@ def test_ddnm_matches_the_release(case):
     assert released_timesteps("ddim", steps) == f[f"{case}_timesteps"].tolist()
     x = run(get_method("ddnm", eta=float(f[f"{case}_eta"])), f, case, steps)
     torch.testing.assert_close(x, torch.from_numpy(f[f"{case}_x"]), rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("case", ["inpaint_noisy", "sr_noisy"])
+def test_dps_matches_the_release(case):
+    """DPS2022/diffusion-posterior-sampling @ effbde7: ``create_sampler(sampler='ddpm', clip_denoised=True,
+    timestep_respacing='10', model_var_type='fixed_small')``, ``p_sample_loop`` with the 'ps' conditioning
+    (``scale`` 0.5 inpainting, 0.3 super-resolution), one image per run as in the release; its
+    ``operator.forward`` is our ``A`` (inpainting: ``data * mask`` as its InpaintingOperator)."""
+    f = fixture("dps")
+    steps = int(f["steps"])
+    assert released_timesteps("ddpm", steps) == f[f"{case}_timesteps"].tolist()
+    x = run(get_method("dps", zeta=float(f[f"{case}_zeta"])), f, case, steps)
+    torch.testing.assert_close(x, torch.from_numpy(f[f"{case}_x"]), rtol=0, atol=ATOL)
