@@ -12,17 +12,17 @@ release's ``a = sqrt(alpha_bar_{t-1})``, ``sigma_t = sqrt(1 - alpha_bar_{t-1})``
 ``nu_i = sigma_y / s_i`` the measurement's noise on direction ``i``. With ``x0_hat = D(x~, sigma)``,
 ``eps_hat = (x~ - x0_hat) / sigma``, ``y_bar_i = (U^T y)_i / s_i`` and fresh ``z ~ N(0, I)``, each step sets
 
-    x0|t_bar = x0_hat_bar + lambda_i (y_bar - x0_hat_bar)                       (eq. 17, Sigma_t = V diag(lambda) V^T)
-    x_bar_next = x0|t_bar + d1_i z_bar + d2_i eps_hat_bar                       (eq. 51)
+    x0|t_bar   = x0_hat_bar + lambda_i (y_bar - x0_hat_bar)     (eq. 17, Sigma_t = V diag(lambda) V^T)
+    x_bar_next = x0|t_bar + d1_i z_bar + d2_i eps_hat_bar        (eq. 51)
 
-    direction                      lambda_i                             d1_i                            d2_i
-    unmeasured (s_i = 0)           -                                    eta sigma_next                  sqrt(1 - eta^2) sigma_next
-    sigma_y = 0 (DDNM, eq. 13)     1                                    eta sigma_next                  sqrt(1 - eta^2) sigma_next
-    sigma_next <  nu_i             sigma_next sqrt(1 - eta^2) / nu_i    eta sigma_next                  0
-    sigma_next >= nu_i             1                                    sqrt(sigma_next^2 - nu_i^2)     0
+    direction                   lambda_i                           d1_i                         d2_i
+    unmeasured (s_i = 0)        -                                  eta sigma_next               sqrt(1-eta^2) sigma_next
+    sigma_y = 0 (DDNM, eq. 13)  1                                  eta sigma_next               sqrt(1-eta^2) sigma_next
+    sigma_next <  nu_i          sigma_next sqrt(1-eta^2) / nu_i    eta sigma_next               0
+    sigma_next >= nu_i          1                                  sqrt(sigma_next^2 - nu_i^2)  0
 
 so on measured directions of a noisy measurement the carried measurement noise ``lambda_i nu_i`` and the
-fresh noise add up to exactly ``sigma_next`` and the predicted noise is not mixed back in. At the last step
+fresh noise add up, in variance, to exactly ``sigma_next^2`` and the predicted noise is not mixed back in. At the last step
 (``sigma_next = 0``) ``lambda = 0``: the sample is the denoiser's estimate on measured directions, as released.
 Images in [-1, 1] with ``sigma_y`` in those units (the release doubles its ``--sigma_y`` for that).
 The release's ``Inpainting.Lambda_noise`` implements the table exactly; its ``SuperResolution`` and

@@ -146,6 +146,7 @@ def test_unknown_time_grid_and_oversized_grid_are_one_clear_error(gmm):
 @pytest.mark.parametrize("name", ["dps", "pigdm", "ddnm"])
 def test_edm_grid_is_an_option_of_the_released_grid_baselines(gmm, name):
     problem = make_problem(gmm, "sr4", 0.05)
-    runs = [get_method(name, **grid).run(problem, gmm, 10, torch.Generator().manual_seed(3)) for grid in ({}, {"time_grid": "edm"})]
+    runs = [get_method(name, **grid).run(problem, gmm, 10, torch.Generator().manual_seed(3))
+            for grid in ({}, {"time_grid": "edm"})]
     assert all(r.nfe == 10 and torch.isfinite(r.x).all() for r in runs)
     assert not torch.allclose(runs[0].x, runs[1].x)
