@@ -22,8 +22,9 @@ release's ``a = sqrt(alpha_bar_{t-1})``, ``sigma_t = sqrt(1 - alpha_bar_{t-1})``
     sigma_next >= nu_i          1                                  sqrt(sigma_next^2 - nu_i^2)  0
 
 so on measured directions of a noisy measurement the carried measurement noise ``lambda_i nu_i`` and the
-fresh noise add up, in variance, to exactly ``sigma_next^2`` and the predicted noise is not mixed back in. At the last step
-(``sigma_next = 0``) ``lambda = 0``: the sample is the denoiser's estimate on measured directions, as released.
+fresh noise add up, in variance, to exactly ``sigma_next^2`` and the predicted noise is not mixed back in.
+At the last step (``sigma_next = 0``) ``lambda = 0``: the sample is the denoiser's estimate on measured
+directions, as released.
 Images in [-1, 1] with ``sigma_y`` in those units (the release doubles its ``--sigma_y`` for that).
 The release's ``Inpainting.Lambda_noise`` implements the table exactly; its ``SuperResolution`` and
 ``Deblurring`` versions scale the *pixel* (patch) values of ``z`` and ``eps_hat`` as if they were spectral
