@@ -58,6 +58,7 @@ rule train_conditional:
     params:
         flags=lambda w: train_flags(w.kind),
         init=lambda w, input: f"--init {shlex.quote(input.init[0])}" if input.init else "",
+        labels=lambda w: class_labels(w.dataset) if w.kind == "eps" else "none",  # Palette: DDPM++ from scratch
         state=lambda w, output: state_file(output[0], w.kind),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
@@ -65,5 +66,5 @@ rule train_conditional:
         f"{OUT}/logs/train/{{dataset}}/{{kind}}.log",
     shell:
         "{TRAIN} --kind {wildcards.kind} --data {input.data:q} {params.init} --tasks {TASK_LIST:q} "
-        "--task-params {TASK_PARAMS} --sigma-y {SAMPLE[sigma_y]} {params.flags} --out {params.state:q} > {log:q} 2>&1 "
-        "&& mv {params.state:q} {output:q}"
+        "--task-params {TASK_PARAMS} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels:q} {params.flags} "
+        "--out {params.state:q} > {log:q} 2>&1 && mv {params.state:q} {output:q}"
