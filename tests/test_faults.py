@@ -269,7 +269,7 @@ def test_an_unverified_edm_pickle_is_not_unpickled(capsys, tmp_path):
 def test_a_non_edm_pickle_is_one_line(capsys, tmp_path):
     (tmp_path / "x.pkl").write_bytes(pickle.dumps({"ema": 3}))
     refused(capsys, "convert-edm", "--pkl", str(tmp_path / "x.pkl"), "--out", str(tmp_path / "n.pt"),
-            "--allow-unverified", says="is not an EDM network pickle", out=tmp_path / "n.pt")
+            "--allow-unverified", says="is not an EDM network", out=tmp_path / "n.pt")
 
 
 def test_a_stale_part_of_an_unverifiable_download_is_not_resumed(tmp_path):
