@@ -29,7 +29,9 @@ def test_cli_writes_csvs_with_the_published_columns_and_provenance(tmp_path):
     argv = ["evaluate", "--shards", *map(str, shards), "--per-image", str(per_image), "--summary", str(summary)]
     assert eps_main(argv) == 0
     table = pd.read_csv(summary)
-    assert list(table.columns) == PAPER_COLUMNS + ["sec_per_image", "cost_ratio"]
+    assert list(table.columns) == (PAPER_COLUMNS[:4] + ["num_samples", "crps_estimator"] + PAPER_COLUMNS[4:]
+                                   + ["sec_per_image", "cost_ratio"])
+    assert (table.num_samples == 2).all() and (table.crps_estimator == "fair").all()
     assert sorted(zip(table.method, table.nfe)) == [("dps", 100), ("eps", 20)]
     eps_row = table[table.method == "eps"].iloc[0]
     assert eps_row.sec_per_image == pytest.approx(2.0) and eps_row.cost_ratio == pytest.approx(2.0 / 1.6)

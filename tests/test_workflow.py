@@ -86,7 +86,9 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "--kind eps --data data/ffhq64/train.zip --init weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
     assert "--prior weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
-    assert "--reference weights/imagenet-64x64.npz" in run.stdout
+    # MMD and CRPS against the paired test images, FID against EDM's statistics, in one evaluation
+    assert "--fid-statistics weights/imagenet-64x64.npz --crps-estimator fair --weights-dir" in run.stdout
+    assert "eps evaluate" in run.stdout and "--reference" not in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
     assert '--task-params \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}, ' in run.stdout
 
@@ -94,6 +96,7 @@ def test_slurm_profile_dry_run(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda cfg: cfg.pop("edm_source"), "git clone https://github.com/NVlabs/edm and set edm_source"),
     (lambda cfg: cfg["datasets"]["imagenet64"].pop("fid_reference"), "datasets ['imagenet64'] have no fid_reference"),
+    (lambda cfg: cfg["sample"].update(num_samples=1), "fair CRPS estimator needs sample.num_samples >= 2"),
 ])
 def test_paper_config_without_edm_source_or_statistics_is_one_clear_error(tmp_path, change, message):
     cwd = workdir(tmp_path)
