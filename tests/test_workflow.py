@@ -67,7 +67,8 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
     shards = -(-1000 // cfg["sample"]["shard_size"])
     assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
-    assert counts["manual_download"] == 4 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
+    assert counts["manual_download"] == 3 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
+    assert counts["prepare_folder"] == 2  # train and test of a dataset in one job (it refuses any overlap)
     assert counts["download"] == 3 and counts["convert_checkpoint"] == 1  # EDM FFHQ-64 network, 2 FID statistics
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):
@@ -88,7 +89,13 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
     # MMD and CRPS against the paired test images, FID against EDM's statistics, in one evaluation
     assert "--fid-statistics weights/imagenet-64x64.npz --crps-estimator fair --weights-dir" in run.stdout
-    assert "eps evaluate" in run.stdout and "--reference" not in run.stdout
+    evaluations = [line for line in run.stdout.splitlines() if "eps evaluate" in line]
+    assert len(evaluations) == 10 and not any("--reference" in line for line in evaluations)
+    # test images excluded from training: FFHQ 00000-00999 (folder 00000), ImageNet validation one per class
+    assert ("eps prepare-data --source folder --folders downloads/ffhq/images1024x1024 downloads/ffhq/images1024x1024 "
+            '--select \'{"test": {"include": ["00000/*"]}, "train": {"exclude": ["00000/*"]}}\'') in run.stdout
+    assert ("--folders downloads/imagenet/train downloads/imagenet/val --select '{\"test\": {\"first_per_folder\": 1}}' "
+            "--class-labels") in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
     assert '--task-params \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}, ' in run.stdout
 
