@@ -151,7 +151,10 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
 
     summary = pd.read_csv(report / "summary.csv")
     reference = pd.read_csv(ROOT / "results" / "reference" / "paper_table_64px.csv")
-    assert list(summary.columns) == list(reference.columns) + ["sec_per_image", "cost_ratio"]
+    assert list(summary.columns) == (list(reference.columns[:4]) + ["num_samples", "crps_estimator"]
+                                     + list(reference.columns[4:]) + ["sec_per_image", "cost_ratio"])
+    assert (summary["num_samples"] == 2).all()  # config/tiny.yaml's K
+    assert "K = 2 posterior samples per measurement" in (report / "summary.md").read_text()
     assert set(summary["method"]) == {"eps", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
     assert "factor=4" in (report / "tasks.csv").read_text()
     import nbformat
