@@ -179,11 +179,12 @@ def _fid_statistics(path: str | os.PathLike) -> FeatureStatistics:
 
 def _one_k(key: tuple, rows: pd.DataFrame) -> int:
     """The group's K; one (dataset, task, method, nfe) cell must use one K."""
-    ks = sorted(rows["num_samples"].unique())
+    ks = sorted(int(k) for k in rows["num_samples"].unique())
     if len(ks) != 1:
-        raise ValueError(f"cell {dict(zip(GROUP, key))}: shards hold K = {ks} samples per measurement; "
+        cell = "/".join(str(v) for v in key)
+        raise ValueError(f"cell {cell} ({'/'.join(GROUP)}): shards hold K = {ks} samples per measurement; "
                          "one cell must use one K")
-    return int(ks[0])
+    return ks[0]
 
 
 def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike | None = None,
