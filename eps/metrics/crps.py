@@ -29,11 +29,16 @@ PIXEL_SCALE = 127.5  # [-1, 1] -> [0, 255] is (x + 1) * 127.5; differences scale
 ESTIMATORS = ("fair", "nrg")
 
 
+def estimator_defined(k: int, estimator: str) -> bool:
+    """Whether ``estimator`` is defined for K samples per measurement (the fair one needs K >= 2)."""
+    return k >= 2 or estimator != "fair"
+
+
 def spread_normaliser(k: int, estimator: str) -> float:
     """The divisor of ``sum_{i, j} |X_i - X_j|`` in the spread term: ``2 K (K-1)`` (fair) or ``2 K^2`` (nrg)."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown CRPS estimator {estimator!r}; valid: {', '.join(ESTIMATORS)}")
-    if estimator == "fair" and k < 2:
+    if not estimator_defined(k, estimator):
         raise ValueError(f"the fair CRPS estimator needs K >= 2 samples per measurement, got K = {k}")
     return 2.0 * k * (k - 1 if estimator == "fair" else k)
 

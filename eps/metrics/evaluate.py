@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from eps.metrics.crps import ESTIMATORS, crps_pixel, energy_score
+from eps.metrics.crps import ESTIMATORS, crps_pixel, energy_score, estimator_defined
 from eps.metrics.frechet import FeatureStatistics, frechet_distance
 from eps.metrics.inception import FEATURE, inception_features, load_inception
 from eps.metrics.mmd import mmd_unbiased
@@ -92,11 +92,6 @@ class Evaluation:
     missing: dict[str, str]
 
 
-def crps_defined(k: int, estimator: str) -> bool:
-    """Whether ``estimator`` is defined for K samples per measurement (the fair one needs K >= 2)."""
-    return k >= 2 or estimator != "fair"
-
-
 def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: int,
                  crps_estimator: str) -> dict[str, Any]:
     """Per-image rows plus the first samples (and Inception features) the group metrics need. CRPS is NaN
@@ -104,7 +99,7 @@ def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: i
     x0, samples = shard["x0"].float(), shard["samples"].float()
     first = samples[:, 0]
     n, k = samples.shape[:2]
-    crps = crps_defined(k, crps_estimator)
+    crps = estimator_defined(k, crps_estimator)
     scores: dict[str, list[torch.Tensor]] = {key: [] for key in ("psnr", "ssim", "lpips", "psnr_posterior_mean",
                                                                  "crps_pix")}
     for idx in torch.arange(n).split(batch_size):
@@ -205,7 +200,7 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
         nets.lpips = None
         nets.missing["lpips"] = f"LPIPS-Alex needs images of at least {LPIPS_MIN_SIZE} px, got {smallest} px"
     k_min = min(shard["samples"].shape[1] for _, shard in loaded)
-    if not crps_defined(k_min, crps_estimator):
+    if not estimator_defined(k_min, crps_estimator):
         nets.missing.update(dict.fromkeys(("crps_pix", "crps_inception"), f"the {crps_estimator} CRPS estimator "
                                           f"needs K >= 2 samples per measurement, got K = {k_min}"))
     if nets.missing:
