@@ -7,7 +7,8 @@ Writes into ``--out``: ``summary.csv`` (the published table's columns plus ``num
 ``crps_estimator``, ``sec_per_image, cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per
 dataset, K per row, best in bold, published value in parentheses where the dataset matches; the notes state
 K and the CRPS estimator), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
-task parameters, sigma_y and K read from the shards), ``nfe_convergence.png``,
+task parameters, operator seed stream, sigma_y and K read from the shards; its provenance record
+``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, and with ``--gmm`` ``gmm.csv`` and ``gmm.png``.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 import torch
 
 from ..io import write_text
+from ..provenance import write_provenance
 from . import figures
 from .tables import latex, load_reference, markdown, sampling_note, summary_table, with_reference
 
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(table, a.out / "summary.csv")
     write_csv(compared, a.out / "comparison.csv")
     write_csv(tasks, a.out / "tasks.csv")
+    seeds = sorted({s["meta"]["seed"] for s in shards})
+    write_provenance(a.out / "tasks.csv", config={"shards": a.shards}, seeds=seeds, tasks=tasks.to_dict("records"))
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
