@@ -110,7 +110,7 @@ def test_imagenet_like_split_one_test_image_per_class_with_train_class_labels(tm
                 Image.fromarray(_picture(rng, (12, 9))).save(tmp_path / split / wnid / f"{split}_{wnid}_{i}.JPEG", quality=95)
     out = [str(tmp_path / "train.zip"), str(tmp_path / "test.zip")]
     argv = ["prepare-data", "--source", "folder", "--folders", str(tmp_path / "train"), str(tmp_path / "val"),
-            "--select", json.dumps({"test": {"first_per_folder": 1}}), "--class-labels", "--resolution", "8",
+            "--select", json.dumps({"test": {"first_per_folder": 1}}), "--class-labels", "folders", "--resolution", "8",
             "--out", *out]
     assert eps_main(argv) == 0
     (train, train_labels), (test, test_labels) = read_image_zip(out[0]), read_image_zip(out[1])
@@ -131,3 +131,23 @@ def test_bad_dataset_files_are_one_clear_error(tmp_path):
         read_image_zip(tmp_path / "bad.zip")
     with pytest.raises(ValueError, match="uint8"):
         write_image_zip(np.zeros((2, 4, 4, 3)), tmp_path / "f.zip")
+
+
+def test_folder_class_labels_follow_edms_dataset_tool(tmp_path, capsys):
+    """``--class-labels folders``: the class is the index of the top-level folder among the sorted names (EDM's
+    dataset_tool.py rule, which gives ImageNet's standard wnid order); a loose image is one clear error."""
+    rng = np.random.default_rng(0)
+    for split, files in (("train", (("e.png", "n03"), ("f.png", "n01"), ("g.png", "n02"))),
+                         ("val", (("a.png", "n02"), ("b.png", "n01"), ("c.png", "n03"), ("d.png", "n01")))):
+        for name, wnid in files:
+            (tmp_path / split / wnid).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / split / wnid / name)
+    out = [str(tmp_path / "train.zip"), str(tmp_path / "test.zip")]
+    argv = ["prepare-data", "--source", "folder", "--folders", str(tmp_path / "train"), str(tmp_path / "val"),
+            "--resolution", "8", "--class-labels", "folders", "--out", *out]
+    assert eps_main(argv) == 0
+    _, labels = read_image_zip(out[1])  # files in sorted path order: n01/b, n01/d, n02/a, n03/c
+    assert labels.tolist() == [0, 0, 1, 2]
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "train" / "loose.png")
+    assert eps_main(argv) == 2
+    assert "class labels need the images in one folder per class" in capsys.readouterr().err

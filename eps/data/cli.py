@@ -7,7 +7,7 @@
 
 ``embedded`` splits by source picture. ``folder`` reads a train and a test folder (they may be the same
 folder, split by ``--select``: per split ``include`` / ``exclude`` glob patterns on the relative path and
-``first_per_folder``), with ``--class-labels`` the class index of each image's top-level folder among the
+``first_per_folder``), with ``--class-labels folders`` the class index of each image's top-level folder among the
 train split's class folders (EDM's rule). A configuration whose train and test images overlap -- equal
 decoded pixels, whatever the file names -- is refused with one error before anything is written.
 """
@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folders", nargs=2, metavar=("TRAIN_DIR", "TEST_DIR"), help="image folders (--source folder)")
     p.add_argument("--select", default="{}", help='JSON: {"train": {...}, "test": {...}} with keys include, '
                                                   "exclude (glob patterns on relative paths), first_per_folder")
-    p.add_argument("--class-labels", action="store_true",
-                   help="label each image by its top-level (class) folder, indexed among the train split's")
+    p.add_argument("--class-labels", choices=("none", "folders"), default="none",
+                   help="'folders': label each image by its top-level (class) folder, indexed among the train "
+                        "split's (EDM's dataset tool rule)")
     p.add_argument("--out", nargs=2, required=True, metavar=("TRAIN_ZIP", "TEST_ZIP"))
     a = p.parse_args(argv)
     if a.source == "embedded":
@@ -74,5 +75,5 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if a.folders is None:
             raise ValueError("--source folder needs --folders TRAIN_DIR TEST_DIR")
-        prepare_folders(a.folders, selections(a.select), a.resolution, a.class_labels, a.out)
+        prepare_folders(a.folders, selections(a.select), a.resolution, a.class_labels == "folders", a.out)
     return 0

@@ -44,12 +44,12 @@ if FOLDERS:
         params:
             resolution=lambda w: config["datasets"][w.dataset]["resolution"],
             select=lambda w: as_json(config["datasets"][w.dataset].get("select", {})),
-            labels=lambda w: "--class-labels" if config["datasets"][w.dataset].get("class_labels", False) else "",
+            labels=lambda w: "folders" if class_labels(w.dataset) == "true_label" else "none",
         log:
             f"{OUT}/logs/data/{{dataset}}.log",
         shell:
             "eps prepare-data --source folder --folders {input.train} {input.test} --select {params.select} "
-            "{params.labels} --resolution {params.resolution} --out {output.train} {output.test} > {log} 2>&1"
+            "--class-labels {params.labels} --resolution {params.resolution} --out {output.train} {output.test} > {log} 2>&1"
 
     rule manual_download:
         """Licensed raw data is not fetched by a rule: this job fails with the config's instructions."""
