@@ -173,14 +173,15 @@ def test_digest_covers_values_dtypes_and_shapes():
 # --- 4. eps report refuses truncated or incomplete tables; a truncated shard goes through the checked loader --------
 
 def summary_csv(path, text_edit=lambda t: t):
-    row = ["embedded", "sr4", "eps", "3"] + ["0.5"] * (len(COLUMNS) - 4)
+    row = [{"dataset": "embedded", "task": "sr4", "method": "eps", "nfe": "3", "num_samples": "2",
+            "crps_estimator": "fair"}.get(column, "0.5") for column in COLUMNS]
     path.write_text(text_edit(",".join(COLUMNS) + "\n" + ",".join(row) + "\n"))
     return path
 
 
 @pytest.mark.parametrize("edit, says", [
     (lambda t: t[:-3], "is truncated"),
-    (lambda t: t.replace(",0.5\n", "\n"), "line 2 has 13 fields, the header 14"),
+    (lambda t: t.replace(",0.5\n", "\n"), f"line 2 has {len(COLUMNS) - 1} fields, the header {len(COLUMNS)}"),
     (lambda t: t.replace("psnr,", "").replace("0.5,", "", 1), "lacks column(s) psnr"),
     (lambda t: t.replace("0.5", "abc", 1), "holds non-numeric values"),
 ])
@@ -311,16 +312,17 @@ def test_evaluate_batch_size_zero(capsys, tmp_path):
 def test_a_bad_image_in_a_folder_source(capsys, tmp_path, content):
     from PIL import Image
 
-    folder = tmp_path / "images"
+    train, folder = tmp_path / "train", tmp_path / "test"
+    train.mkdir()
     folder.mkdir()
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "a.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(train / "a.png")
     if content == "truncated":
         Image.fromarray(np.full((64, 64, 3), 7, np.uint8)).save(folder / "b.jpg")
         content = (folder / "b.jpg").read_bytes()[:200]
     (folder / "b.jpg").write_bytes(content)
-    out = tmp_path / "x.zip"
-    refused(capsys, "prepare-data", "--source", "folder", "--folder", str(folder), "--resolution", "8",
-            "--out", str(out), says="b.jpg", out=out)
+    out = tmp_path / "test.zip"
+    refused(capsys, "prepare-data", "--source", "folder", "--folders", str(train), str(folder), "--resolution", "8",
+            "--out", str(tmp_path / "train.zip"), str(out), says="b.jpg", out=out)
 
 
 def test_an_unwritable_out_is_refused_before_computing(capsys, data, prior, tmp_path):
