@@ -44,7 +44,7 @@ class Zero(nn.Module):
         super().__init__()
         self.w = nn.Parameter(torch.zeros(()))
 
-    def forward(self, x, c_noise, cond):
+    def forward(self, x, c_noise, cond, class_labels):
         self.c_noise = c_noise
         return torch.zeros_like(x) + self.w
 
@@ -76,8 +76,9 @@ def test_eps_finetune_step0_is_pretrained_denoiser_at_the_pivot(tmp_path):
                                    prior(pivot.mu_star, pivot.sigma))
 
 
-class FakeEDM(nn.Module):
-    """Stands in for an unpickled official EDMPrecond: same state-dict names, plus the entries we drop."""
+class EDMPrecond(nn.Module):
+    """Stands in for an unpickled official EDMPrecond (same class name, constructor arguments and state-dict
+    names, plus the entries we drop)."""
 
     def __init__(self, net):
         super().__init__()
@@ -85,15 +86,18 @@ class FakeEDM(nn.Module):
         self.model.map_augment = nn.Linear(9, 8, bias=False)
         self.model.enc["4x4_down"].conv0.register_buffer("resample_filter", torch.ones(1, 1, 2, 2) / 4)
         self.init_kwargs = dict(img_resolution=8, img_channels=3, label_dim=0, model_type="SongUNet",
-                                model_kwargs=dict(model_channels=8, channel_mult=[1, 2], num_blocks=1,
-                                                  attn_resolutions=[4], encoder_type="standard"))
+                                model_channels=8, channel_mult=[1, 2], num_blocks=1, attn_resolutions=[4],
+                                encoder_type="standard", dropout=0.0, augment_dim=9)
+
+
+FakeEDM = EDMPrecond  # the converter checks the class name
 
 
 def test_converted_edm_checkpoint_loads_one_to_one(tmp_path):
     net = perturbed(build_network(UNetConfig(**TINY)))
     with open(tmp_path / "edm.pkl", "wb") as f:
         pickle.dump({"ema": FakeEDM(net)}, f)
-    convert_edm_pickle(tmp_path / "edm.pkl", tmp_path / "edm.pt")
+    convert_edm_pickle(tmp_path / "edm.pkl", tmp_path / "edm.pt", allow_unverified=True)
     state = torch.load(tmp_path / "edm.pt", weights_only=True)
     assert state["format"] == "eps-net-v1" and not any("resample_filter" in k for k in state["model"])
     loaded, x, sigma = load_network(tmp_path / "edm.pt"), torch.randn(2, 3, 8, 8), torch.tensor([0.2, 3.0])
@@ -143,7 +147,8 @@ def test_convert_edm_cli_and_the_edm_source_route(tmp_path, capsys):
     net = perturbed(build_network(UNetConfig(**TINY)))
     with open(tmp_path / "edm.pkl", "wb") as f:
         pickle.dump({"ema": FakeEDM(net)}, f)
-    assert main(["convert-edm", "--pkl", str(tmp_path / "edm.pkl"), "--out", str(tmp_path / "new" / "net.pt")]) == 0
+    assert main(["convert-edm", "--pkl", str(tmp_path / "edm.pkl"), "--out", str(tmp_path / "new" / "net.pt"),
+                 "--allow-unverified"]) == 0
     x, sigma = torch.randn(2, 3, 8, 8), torch.tensor([0.2, 3.0])
     with torch.no_grad():
         assert torch.equal(load_network(tmp_path / "new" / "net.pt")(x, sigma), net(x, sigma))
@@ -151,7 +156,8 @@ def test_convert_edm_cli_and_the_edm_source_route(tmp_path, capsys):
     # protocol-0 pickle: call torch_utils.persistence.rebuild() (a module only an NVlabs/edm clone provides)
     (tmp_path / "needs_edm.pkl").write_bytes(b"ctorch_utils.persistence\nrebuild\n(tR.")
     capsys.readouterr()
-    args = ["convert-edm", "--pkl", str(tmp_path / "needs_edm.pkl"), "--out", str(tmp_path / "e.pt")]
+    args = ["convert-edm", "--pkl", str(tmp_path / "needs_edm.pkl"), "--out", str(tmp_path / "e.pt"),
+            "--allow-unverified"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "git clone https://github.com/NVlabs/edm" in err and "edm_source" in err

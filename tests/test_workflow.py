@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ TASKS = ["inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion"
 
 def workdir(tmp_path: Path) -> Path:
     """A copy of what the workflow reads (Snakefile, rules, configs, notebook, published tables)."""
-    for name in ("Snakefile", "workflow", "config", "notebooks"):
+    for name in ("Snakefile", "workflow", "profiles", "config", "notebooks"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     shutil.copytree(ROOT / "results" / "reference", tmp_path / "results" / "reference")
@@ -68,8 +69,10 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
     shards = -(-1000 // cfg["sample"]["shard_size"])
     assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
-    assert counts["manual_download"] == 4 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
-    assert counts["download"] == 3 and counts["convert_checkpoint"] == 1  # EDM FFHQ-64 network, 2 FID statistics
+    assert counts["manual_download"] == 3 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
+    assert counts["prepare_folder"] == 2  # train and test of a dataset in one job (it refuses any overlap)
+    assert counts["download"] == 4 and counts["convert_checkpoint"] == 2  # 2 EDM networks, 2 FID stats
+    assert "train_prior" not in counts  # both backbones are EDM's published networks
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):
             assert f"runs/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
@@ -80,14 +83,29 @@ def test_slurm_profile_dry_run(tmp_path):
     run = snakemake(workdir(tmp_path), "-n", "-p", "--profile", "workflow/profiles/slurm", "--configfile",
                     "config/paper.yaml")
     assert run.returncode == 0, run.stderr
-    assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind prior" in run.stdout
-    # the published FFHQ-64 pickle is converted and used as the backbone; FID against EDM's statistics
-    assert ("eps convert-edm --pkl weights/edm-ffhq-64x64-uncond-vp.pkl --edm-source downloads/edm "
-            "--out weights/edm-ffhq-64x64-uncond-vp.pt") in run.stdout
-    assert "--kind eps --data data/ffhq64/train.zip --init weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
-    assert "--prior weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
+    assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind eps" in run.stdout
+    # the published FFHQ-64 and ImageNet-64 pickles are converted and used as the backbones; FID against EDM's
+    # statistics; the class-conditional ImageNet-64 network gets the true class of every image
+    for net, labels in (("edm-ffhq-64x64-uncond-vp", "none"), ("edm-imagenet-64x64-cond-adm", "true_label")):
+        assert (f"eps convert-edm --pkl weights/{net}.pkl --edm-source downloads/edm "
+                f"--out weights/{net}.pt") in run.stdout
+        dataset = "ffhq64" if "ffhq" in net else "imagenet64"
+        assert f"--kind eps --data data/{dataset}/train.zip --init weights/{net}.pt" in run.stdout
+        assert f"--prior weights/{net}.pt" in run.stdout
+        assert re.search(rf"--kind eps --data data/{dataset}/train.zip .* --class-labels {labels} ", run.stdout)
+        assert re.search(rf"--data data/{dataset}/test.zip --prior .* --class-labels {labels} ", run.stdout)
+    assert re.search(r"--kind palette --data data/imagenet64/train.zip .* --class-labels none ", run.stdout)
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
-    assert "--reference weights/imagenet-64x64.npz" in run.stdout
+    # MMD and CRPS against the paired test images, FID against EDM's statistics, in one evaluation
+    assert "--fid-statistics weights/imagenet-64x64.npz --crps-estimator fair --weights-dir" in run.stdout
+    evaluations = [line for line in run.stdout.splitlines() if "eps evaluate" in line]
+    assert len(evaluations) == 10 and not any("--reference" in line for line in evaluations)
+    # test images excluded from training: FFHQ 00000-00999 (folder 00000), ImageNet validation one per class
+    assert ("eps prepare-data --source folder --folders downloads/ffhq/images1024x1024 downloads/ffhq/images1024x1024 "
+            '--select \'{"test": {"include": ["00000/*"]}, "train": {"exclude": ["00000/*"]}}\' --class-labels none '
+            ) in run.stdout
+    assert ("--folders downloads/imagenet/train downloads/imagenet/val --select '{\"test\": {\"first_per_folder\": 1}}' "
+            "--class-labels folders ") in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
     gauss = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["tasks"]["deblur_gauss"]
     assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
@@ -96,6 +114,7 @@ def test_slurm_profile_dry_run(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda cfg: cfg.pop("edm_source"), "git clone https://github.com/NVlabs/edm and set edm_source"),
     (lambda cfg: cfg["datasets"]["imagenet64"].pop("fid_reference"), "datasets ['imagenet64'] have no fid_reference"),
+    (lambda cfg: cfg["sample"].update(num_samples=1), "fair CRPS estimator needs sample.num_samples >= 2"),
 ])
 def test_paper_config_without_edm_source_or_statistics_is_one_clear_error(tmp_path, change, message):
     cwd = workdir(tmp_path)
@@ -143,7 +162,10 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
 
     summary = pd.read_csv(report / "summary.csv")
     reference = pd.read_csv(ROOT / "results" / "reference" / "paper_table_64px.csv")
-    assert list(summary.columns) == list(reference.columns) + ["sec_per_image", "cost_ratio"]
+    assert list(summary.columns) == (list(reference.columns[:4]) + ["num_samples", "crps_estimator"]
+                                     + list(reference.columns[4:]) + ["nfe_measured", "sec_per_image", "cost_ratio"])
+    assert (summary["num_samples"] == 2).all()  # config/tiny.yaml's K
+    assert "K = 2 posterior samples per measurement" in (report / "summary.md").read_text()
     assert set(summary["method"]) == {"eps", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
     tasks = (report / "tasks.csv").read_text()
     assert "factor=4" in tasks and "filter=bicubic" in tasks and "operator_stream=stream_seed(seed, 0, image)" in tasks

@@ -3,11 +3,12 @@
     eps report --summaries results/x/metrics/*/*/*.summary.csv --gmm results/x/gmm/*.csv \\
                --shards <one shard per table cell, for the grids> --out results/x/report
 
-Writes into ``--out``: ``summary.csv`` (exactly the published table's columns plus ``sec_per_image,
-cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per dataset, best in bold, published value
-in parentheses where the dataset matches), ``comparison.csv`` (each metric next to ``<metric>_paper``),
-``tasks.csv`` (the task parameters, operator seed stream and sigma_y read from the shards; its
-provenance record ``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
+Writes into ``--out``: ``summary.csv`` (the published table's columns plus ``num_samples`` (K),
+``crps_estimator``, ``sec_per_image, cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per
+dataset, K per row, best in bold, published value in parentheses where the dataset matches; the notes state
+K and the CRPS estimator), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
+task parameters, operator seed stream, sigma_y and K read from the shards; its provenance record
+``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, and with ``--gmm`` ``gmm.csv`` and ``gmm.png``.
 """
 from __future__ import annotations
@@ -16,26 +17,32 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-import torch
 
+from ..args import positive_int
 from ..fingerprint import all_sources
-from ..io import write_text
+from ..io import check_writable, read_csv, write_text
+from ..metrics.shards import load_shard
 from ..provenance import write_provenance
 from . import figures
-from .tables import latex, load_reference, markdown, summary_table, with_reference
+from .tables import COST, KEYS, METRICS, latex, load_reference, markdown, sampling_note, summary_table, with_reference
+
+# Columns of an ``eps gmm-bench`` table the report reads.
+GMM_COLUMNS = ("method", "task", "seed", "nfe", "sw", "sw_floor", "ratio")
 
 # Shard meta keys that are not task parameters.
 RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count"}
 
 
 def task_parameters(shards: list[dict]) -> pd.DataFrame:
-    """One row per (dataset, task): sigma_y and the operator parameters recorded in the shards' meta."""
+    """One row per (dataset, task): sigma_y, K (``num_samples``, posterior samples per measurement) and the
+    operator parameters recorded in the shards' meta."""
     rows = {}
     for s in shards:
         meta = s["meta"]
         params = ", ".join(f"{k}={v}" for k, v in meta.items() if k not in RUN_KEYS | {"sigma_y"})
         rows[meta["dataset"], meta["task"]] = {"dataset": meta["dataset"], "task": meta["task"],
-                                               "sigma_y": meta["sigma_y"], "parameters": params}
+                                               "sigma_y": meta["sigma_y"], "num_samples": int(s["samples"].shape[1]),
+                                               "parameters": params}
     return pd.DataFrame(list(rows.values()))
 
 
@@ -51,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reference", default="results/reference/paper_table_64px.csv")
     p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv")
     p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
-    p.add_argument("--grid-images", type=int, default=4)
+    p.add_argument("--grid-images", type=positive_int, default=4)
     p.add_argument("--device-label", default="this machine", help="where the samples were timed (cost figure)")
     p.add_argument("--config-files", nargs="*", default=[],
                    help="the workflow's config files (their digests join the provenance of every table)")
@@ -59,11 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     order = [m for m in a.methods.split(",") if m] or None
-    table = summary_table([pd.read_csv(f) for f in a.summaries], order)
-    shards = [torch.load(f, map_location="cpu", weights_only=True) for f in a.shards]
+    check_writable(a.out / "summary.csv", "--out")
+    table = summary_table([read_csv(f, "summary", KEYS + METRICS + COST, METRICS + COST) for f in a.summaries], order)
+    shards = [load_shard(f) for f in a.shards]  # checked: truncated, foreign or tampered shards are refused
+    gmm = [read_csv(f, "gmm table", GMM_COLUMNS, ("sw", "sw_floor", "ratio")) for f in a.gmm]
+    runtime = read_csv(a.runtime_reference, "runtime reference")
     tasks = task_parameters(shards)
     notes = "Tasks: " + "; ".join(f"{r.dataset}/{r.task} ({r.parameters}, sigma_y={r.sigma_y})"
-                                  for r in tasks.itertuples()) + "."
+                                  for r in tasks.itertuples()) + ". " + sampling_note(table)
     compared = with_reference(table, load_reference(a.reference))
 
     write_csv(table, a.out / "summary.csv")
@@ -72,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
-    figures.cost(table, pd.read_csv(a.runtime_reference), a.out / "cost.png", a.device_label)
+    figures.cost(table, runtime, a.out / "cost.png", a.device_label)
     for (dataset, task), group in pd.DataFrame([s["meta"] for s in shards]).groupby(["dataset", "task"], sort=False):
         figures.qualitative([shards[i] for i in group.index], a.out / "qualitative" / f"{dataset}-{task}.png",
                             a.grid_images)
     if a.gmm:
-        gmm = pd.concat([pd.read_csv(f) for f in a.gmm], ignore_index=True)
+        gmm = pd.concat(gmm, ignore_index=True)
         write_csv(gmm, a.out / "gmm.csv")
         figures.gmm_ratio(gmm, a.out / "gmm.png")
     sources = [*all_sources(), *a.config_files]  # the whole DAG made these tables: every stage's code

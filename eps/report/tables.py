@@ -1,9 +1,11 @@
 """The summary table in the paper's layout (task x method, best in bold), next to the published numbers.
 
-Columns are those of ``results/reference/paper_table_64px.csv`` plus ``nfe_measured``, ``sec_per_image`` and
-``cost_ratio``: ``nfe`` is the configured budget (the paper's column and the name of every figure's cells,
-e.g. ``eps@20``), ``nfe_measured`` the denoiser evaluations per sample the harness counted (Heun with N steps
-uses 2N - 1 of a budget of 2N).
+Columns are those of ``results/reference/paper_table_64px.csv`` plus ``num_samples`` (K, posterior samples per
+measurement), ``crps_estimator`` (after ``nfe``) and ``nfe_measured``, ``sec_per_image``, ``cost_ratio``. The
+Markdown and LaTeX tables show K as a column next to NFE and state the CRPS estimator in their notes. ``nfe``
+is the configured budget (the paper's column and the name of every figure's cells, e.g. ``eps@20``),
+``nfe_measured`` the denoiser evaluations per sample the harness counted (Heun with N steps uses 2N - 1 of a
+budget of 2N).
 The published table names methods for display (``DPS``, ``EPS-posterior-mean`` at 1 NFE); they are matched
 to the registry names (``dps``, ``eps`` at 1 NFE) on ``(dataset, task, method, nfe)``.
 """
@@ -11,13 +13,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..io import read_csv
+
 KEYS = ["dataset", "task", "method", "nfe"]
 METRICS = ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"]
 COST = ["sec_per_image", "cost_ratio"]
-COLUMNS = KEYS + METRICS + ["nfe_measured"] + COST
+SAMPLING = ["num_samples", "crps_estimator"]
+COLUMNS = KEYS + SAMPLING + METRICS + ["nfe_measured"] + COST
 HIGHER_IS_BETTER = {"psnr", "ssim"}
 FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "lpips": "{:.4f}", "fid": "{:.2f}", "sec_per_image": "{:.3g}",
-           "cost_ratio": "{:.3f}"}  # everything else: 3 significant digits
+           "cost_ratio": "{:.3f}", "num_samples": "{:.0f}"}  # everything else: 3 significant digits
 
 
 def summary_table(frames: list[pd.DataFrame], order: list[str] | None = None) -> pd.DataFrame:
@@ -35,7 +40,7 @@ def summary_table(frames: list[pd.DataFrame], order: list[str] | None = None) ->
 
 def load_reference(path) -> pd.DataFrame:
     """The published table with registry method names (``EPS-posterior-mean`` is ``eps`` at 1 NFE)."""
-    ref = pd.read_csv(path)
+    ref = read_csv(path, "published table", KEYS)
     ref["method"] = ref["method"].str.lower().replace({"eps-posterior-mean": "eps"})
     return ref.reindex(columns=KEYS + METRICS)
 
@@ -59,6 +64,7 @@ def formatted(table: pd.DataFrame, markup: str) -> pd.DataFrame:
     out = table[KEYS].astype(str)
     if markup == "tex":
         out = out.apply(lambda col: col.str.replace("_", "\\_"))
+    out["K"] = [_fmt("num_samples", k) for k in table["num_samples"]]
     for m in METRICS + COST:
         best = table.groupby(["dataset", "task"])[m].transform("max" if m in HIGHER_IS_BETTER else "min")
         cells = [bold.format(_fmt(m, v)) if m in METRICS and v == b else _fmt(m, v)
@@ -67,6 +73,16 @@ def formatted(table: pd.DataFrame, markup: str) -> pd.DataFrame:
             cells = [c if pd.isna(p) else f"{c} ({_fmt(m, p)})" for c, p in zip(cells, table[f"{m}_paper"])]
         out[m] = cells
     return out
+
+
+def sampling_note(table: pd.DataFrame) -> str:
+    """K and the CRPS estimator of the table's rows, as one sentence for the captions."""
+    ks = sorted(int(k) for k in table["num_samples"].dropna().unique())
+    estimators = sorted(table["crps_estimator"].dropna().unique())
+    fair = "fair (unbiased: spread term / (2K(K-1)))" if estimators == ["fair"] else " / ".join(estimators) or "unknown"
+    return (f"K = {' / '.join(map(str, ks)) or 'unknown'} posterior samples per measurement (column K): CRPS from "
+            "all K against the paired test image, estimator " + fair + "; PSNR, SSIM, LPIPS, FID and MMD from the "
+            "first sample. The published table states neither K nor its CRPS estimator.")
 
 
 def markdown(table: pd.DataFrame, notes: str) -> str:

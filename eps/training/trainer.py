@@ -5,13 +5,15 @@ A checkpoint (``torch.load(weights_only=True)``-loadable plain dict, written ato
     format, kind, net (UNetConfig), config (TrainConfig, with every trained task's operator parameters), model, ema, optimizer, step,
     rng = {generator: the run's draws, torch: global CPU RNG (dropout), cuda: per-device RNG states}
 
-If ``out`` exists the run resumes from it: the config must equal the saved one except ``steps``,
-``ckpt_every`` and ``device``, otherwise one ``ValueError`` names the file and the differing keys and nothing is
-written. Resuming replays the exact sequence of the uninterrupted run (tested bitwise).
+If ``out`` exists the run resumes from it: the config must equal the saved one except ``steps`` (not below the
+saved step), ``ckpt_every`` and ``device``, otherwise one ``ValueError`` names the file and the differing keys and
+nothing is written. A step whose loss or weights are not finite stops the run (``FloatingPointError`` naming the
+step) before it is logged or saved. Resuming replays the exact sequence of the uninterrupted run (tested bitwise).
 """
 from __future__ import annotations
 
 import csv
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +52,7 @@ class TrainConfig:
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
     task_params: dict[str, dict] = field(default_factory=dict)  # task -> operator parameters (overrides of DEFAULTS)
     ckpt_every: int = 200
+    class_labels: str = "none"  # "true_label": each training image's class (zip labels) for a class-conditional net
     device: str = "cpu"
     net: dict = field(default_factory=dict)
 
@@ -59,6 +62,8 @@ class TrainConfig:
         self.task_params = resolve_task_params(self.tasks, self.task_params)
         if self.init is not None and self.kind != "eps":
             raise ValueError(f"--init (fine-tuning) is for kind 'eps', not {self.kind!r}")
+        if self.class_labels not in ("none", "true_label"):
+            raise ValueError(f"class_labels must be 'none' or 'true_label', got {self.class_labels!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -97,7 +102,7 @@ def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
     pc = prior.model.config
     if (pc.in_channels, pc.img_resolution) != (C, H):
         raise ValueError(f"--init {cfg.init} is a {pc.in_channels}x{pc.img_resolution}px network; data is {C}x{H}px")
-    net = build_network(UNetConfig.from_dict({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)}))
+    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)})  # the prior's architecture
     missing, unexpected = net.load_state_dict(prior.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("model.cond_conv.") for k in missing), (missing, unexpected)
     return net.requires_grad_(True)
@@ -143,6 +148,16 @@ def resume_state(cfg: TrainConfig, out: Path) -> TrainState:
     return state
 
 
+def check_finite(state: TrainState, loss: float, kind: str) -> None:
+    """Stop the run at the step whose loss or updated weights are not finite (before anything of it is
+    logged or saved), naming the step: a NaN model must never be written."""
+    weights = torch.stack([torch.isfinite(p).all() for net in (state.net, state.ema) for p in net.parameters()])
+    if not math.isfinite(loss) or not bool(weights.all()):  # one device sync per step
+        what = f"loss {loss}" if not math.isfinite(loss) else "the updated weights"
+        raise FloatingPointError(f"train {kind}: step {state.step} went non-finite ({what}); nothing of it was "
+                                 f"written (lower --lr, check --sigma-y and the data)")
+
+
 def _truncate_log(path: Path, step: int) -> None:
     """Keep the log rows up to ``step`` (rows of an interrupted run past its last checkpoint are dropped)."""
     if not path.exists():
@@ -156,16 +171,25 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
-          callback: Callable[[int], None] | None = None) -> TrainState:
-    """Run (or resume) ``cfg`` writing checkpoints to ``out``; ``callback(step)`` runs after every step."""
+          callback: Callable[[int], None] | None = None, labels: torch.Tensor | None = None) -> TrainState:
+    """Run (or resume) ``cfg`` writing checkpoints to ``out``; ``callback(step)`` runs after every step.
+    With ``cfg.class_labels == "true_label"`` each image's class (``labels``, or the zip's) enters the network."""
     out = Path(out)
     rank, world_size = world()
     torch.manual_seed(cfg.seed)
     out.parent.mkdir(parents=True, exist_ok=True)  # the checkpoint's and the log's folder
     if images is None:
-        images = read_image_zip(cfg.data)[0]
+        images, labels = read_image_zip(cfg.data)
+    if cfg.class_labels == "none":
+        labels = None
+    elif labels is None:
+        raise ValueError(f"{cfg.data} holds no class labels (dataset.json labels null): "
+                         "class_labels true_label needs them")
     if out.exists():
         state = resume_state(cfg, out)
+        if state.step > cfg.steps:
+            raise ValueError(f"checkpoint {out} is at step {state.step}, past --steps {cfg.steps} (a model cannot be "
+                             f"un-trained): delete {out} to train {cfg.steps} steps from scratch, or use a new --out")
     else:
         state = new_state(build_model(cfg, tuple(images.shape[1:])), cfg.lr, cfg.seed)
     state.net.to(cfg.device)
@@ -181,6 +205,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     progress = Progress(f"train {cfg.kind}", cfg.steps, initial=state.step, enabled=rank == 0)
 
     def on_step(state: TrainState, loss: float) -> None:
+        check_finite(state, loss, cfg.kind)
         seconds = time.perf_counter() - start_time
         ips = (state.step - start_step) * cfg.batch / seconds
         if rank == 0:
@@ -200,7 +225,8 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
             callback(state.step)
 
     run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
-              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device, on_step=on_step)
+              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
+              on_step=on_step, labels=labels)
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
         print(f"trained {cfg.kind} to step {state.step}: {(state.step - start_step) * cfg.batch / seconds:.1f} "

@@ -10,6 +10,7 @@ from pathlib import Path
 from eps.methods import available_methods
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
+from eps.provenance import config_hash
 
 OUT = config["out"]
 DATA = config["data_dir"]
@@ -86,6 +87,11 @@ def prior_checkpoint(dataset: str) -> str:
     return f"{WEIGHTS_DIR}/{converted_name(published)}" if published else f"{OUT}/models/{dataset}/prior.pt"
 
 
+def class_labels(dataset: str) -> str:
+    """How class labels enter the dataset's backbone (``eps sample/train --class-labels``)."""
+    return config["datasets"][dataset].get("checkpoint", {}).get("class_labels", "none")
+
+
 def download_name(entry: dict) -> str:
     return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
 
@@ -109,8 +115,10 @@ if _pickles and "edm_source" not in config:
     raise ValueError(f"config: datasets {sorted(_pickles)} use a published EDM pickle, and converting it needs the "
                      "NVlabs/edm source: git clone https://github.com/NVlabs/edm and set edm_source: <that folder>")
 _no_stats = [d for d, ds in config["datasets"].items() if "fid_reference" not in ds]
-if config["evaluate"]["reference"] == "published" and _no_stats:
-    raise ValueError(f"config: evaluate.reference is 'published' but datasets {_no_stats} have no fid_reference")
+if config["evaluate"]["fid_statistics"] and _no_stats:
+    raise ValueError(f"config: evaluate.fid_statistics is true but datasets {_no_stats} have no fid_reference")
+if config["evaluate"]["crps_estimator"] == "fair" and SAMPLE["num_samples"] < 2:
+    raise ValueError(f"config: the fair CRPS estimator needs sample.num_samples >= 2 (K), got {SAMPLE['num_samples']}")
 
 
 def task_tag(task: str) -> str:

@@ -1,9 +1,11 @@
 """Train stage: the unconditional prior (unless published), then the EPS fine-tune and Palette.
 
 One EPS and one Palette network per dataset, trained on operator draws of every configured task with
-the configured task parameters (``eps train --tasks --task-params``, the parameters ``eps sample`` uses). ``eps train`` resumes from its state file, which lives next to the output and
-is copied into place only when training finishes, so an interrupted run resumes and no partial output
-survives. With train.gpus > 1 the command is launched through torchrun (one process per GPU).
+the configured task parameters (``eps train --tasks --task-params``, the parameters ``eps sample`` uses).
+``eps train`` resumes from its state file, which lives next to the output under a name keyed by the hash of
+the training config (:func:`state_file`) and is moved into place only when training finishes: an interrupted
+run resumes, no partial output survives, and a changed config never resumes or keeps a model that is not the
+configured one. With train.gpus > 1 the command is launched through torchrun (one process per GPU).
 """
 
 GPUS = config["train"]["gpus"]
@@ -18,9 +20,15 @@ def train_flags(kind: str) -> str:
                     for k, v in config["train"][kind].items()) + f" --threads {config['threads']}"
 
 
-def finish(output: str) -> str:
-    """Shell tail: copy the finished state file to the output atomically."""
-    return f"cp {output}.state {output}.tmp && mv {output}.tmp {output}"
+def state_file(output: str, kind: str) -> str:
+    """The resumable state of ``output``, keyed by the hash of everything that shapes the network (this kind's
+    training options, the tasks and their parameters, sigma_y): an interrupted run resumes from it, a changed
+    config (fewer steps, another lr, ...) starts a new state instead of resuming or keeping a model that is not
+    the configured one. The finished state is moved to ``output`` (a rename: atomic), so a later re-run of the
+    rule always trains afresh; states of abandoned configs may be deleted."""
+    key = config_hash({"train": config["train"][kind], "tasks": config["tasks"] if kind != "prior" else {},
+                       "sigma_y": SAMPLE["sigma_y"] if kind != "prior" else None})[:12]
+    return f"{output}.{key}.state"
 
 
 rule train_prior:
@@ -30,14 +38,14 @@ rule train_prior:
         f"{OUT}/models/{{dataset}}/prior.pt",
     params:
         flags=train_flags("prior"),
-        finish=lambda w, output: finish(output[0]),
+        state=lambda w, output: state_file(output[0], "prior"),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/train/{{dataset}}/prior.log",
     shell:
-        "{TRAIN} --kind prior --data {input.data} {params.flags} --out {output}.state > {log} 2>&1 "
-        "&& {params.finish}"
+        "{TRAIN} --kind prior --data {input.data:q} {params.flags} --out {params.state:q} > {log:q} 2>&1 "
+        "&& mv {params.state:q} {output:q}"
 
 
 rule train_conditional:
@@ -49,12 +57,14 @@ rule train_conditional:
         f"{OUT}/models/{{dataset}}/{{kind}}.pt",
     params:
         flags=lambda w: train_flags(w.kind),
-        init=lambda w, input: f"--init {input.init}" if input.init else "",
-        finish=lambda w, output: finish(output[0]),
+        init=lambda w, input: f"--init {shlex.quote(input.init[0])}" if input.init else "",
+        labels=lambda w: class_labels(w.dataset) if w.kind == "eps" else "none",  # Palette: DDPM++ from scratch
+        state=lambda w, output: state_file(output[0], w.kind),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/train/{{dataset}}/{{kind}}.log",
     shell:
-        "{TRAIN} --kind {wildcards.kind} --data {input.data} {params.init} --tasks {TASK_LIST} --task-params {TASK_PARAMS} "
-        "--sigma-y {SAMPLE[sigma_y]} {params.flags} --out {output}.state > {log} 2>&1 && {params.finish}"
+        "{TRAIN} --kind {wildcards.kind} --data {input.data:q} {params.init} --tasks {TASK_LIST:q} "
+        "--task-params {TASK_PARAMS} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels:q} {params.flags} "
+        "--out {params.state:q} > {log:q} 2>&1 && mv {params.state:q} {output:q}"
