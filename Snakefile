@@ -5,7 +5,7 @@
     snakemake --profile workflow/profiles/slurm --configfile config/paper.yaml
 
 Stages (workflow/rules/): data -> weights -> train -> sample (method x task x NFE x seed x shard) ->
-evaluate -> report, plus the exact-posterior benchmark (gmm). Every rule calls the `eps` command line and
+evaluate -> report, plus the exact-posterior benchmark (gmm) and its NFE-accuracy frontier. Every rule calls the `eps` command line and
 holds no math. A --configfile replaces config/default.yaml instead of being merged into it.
 """
 from snakemake.utils import min_version, validate
@@ -33,4 +33,5 @@ rule all:
     default_target: True
     input:
         rules.report.output,
+        rules.frontier.output,
         NOTEBOOK,

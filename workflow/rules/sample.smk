@@ -2,7 +2,7 @@
 
 
 def method_net(w):
-    kind = TRAINED.get(w.method)
+    kind = TRAINED.get(registered(w.method))
     return {f"{kind}_net": f"{OUT}/models/{w.dataset}/{kind}.pt"} if kind else {}
 
 
@@ -19,13 +19,15 @@ rule sample:
         size=lambda w: shard_range(w.dataset, w.shard)[1],
         task=lambda w: as_json(config["tasks"][w.task]),
         options=lambda w: as_json(config["methods"][w.method].get("options", {})),
+        method=lambda w: registered(w.method),
+        solver=lambda w: f"--solver {config['methods'][w.method]['solver']}" if "solver" in config["methods"][w.method] else "",
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/sample/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}-seed{{seed}}-shard{{shard}}.log",
     shell:
         "eps sample --data {input.data} --prior {input.prior} {params.net} --dataset {wildcards.dataset} "
-        "--task {wildcards.task} --task-params {params.task} --method {wildcards.method} "
-        "--options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} --start {params.start} "
+        "--task {wildcards.task} --task-params {params.task} --method {params.method} --label {wildcards.method} "
+        "{params.solver} --options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} --start {params.start} "
         "--count {params.size} --num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} "
         "--batch-size {SAMPLE[batch_size]} --device {config[device]} --out {output} > {log} 2>&1"
