@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"task": a.task, "method": method.name, "nfe": nfe, "rows": problem.batch_size,
                          "repeats": a.repeats, "threads": torch.get_num_threads(), **cell})
             print(f"{method.name:<10} nfe {nfe:>4}  {cell['sec']:.3f}s vs {cell['sec_uncond']:.3f}s  ratio "
-                  f"{cell['ratio']:.3f} [{cell['ratio_q25']:.3f}, {cell['ratio_q75']:.3f}]  pivots {cell['sec_pivot']:.4f}s")
+                  f"{cell['ratio']:.3f} [{cell['ratio_q25']:.3f}, {cell['ratio_q75']:.3f}]  "
+                  f"pivots {cell['sec_pivot']:.4f}s", flush=True)
     write_text(a.out, pd.DataFrame(rows, columns=COLUMNS).to_csv(index=False))
     return 0

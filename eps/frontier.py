@@ -2,7 +2,8 @@
 
 For each NFE budget, every method runs the GMM benchmark (:func:`eps.gmm_bench.run`, same seeds, priors,
 measurements and exact samples); a backbone-sampler method (EPS, its ablations) once per solver, a method
-with its own update rule (the baselines) once; a budget below a method's smallest step is skipped (logged). Written: the raw rows (``--out``), the table
+with its own update rule (the baselines) once; a budget below a method's smallest step is skipped (logged).
+Written: the raw rows (``--out``), the table
 
     mean sw / sw_floor over seeds per (method, solver, nfe, task), and sec_per_sample
 

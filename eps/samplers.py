@@ -80,7 +80,8 @@ def heun(path: _Path, x: Tensor, ts: Tensor, generator=None, second_order: bool 
     """EDM Alg. 2 in the interpolant's time (Alg. 1 when ``s_churn = 0``; Euler without the corrector):
 
         gamma_i = min(S_churn / N, sqrt(2) - 1) if S_tmin <= sigma_i <= S_tmax else 0
-        sigma_hat = (1 + gamma_i) sigma_i,  x_hat = (alpha_hat / alpha_i) x_i + alpha_hat sqrt(sigma_hat^2 - sigma_i^2) S_noise z
+        sigma_hat = (1 + gamma_i) sigma_i
+        x_hat = (alpha_hat / alpha_i) x_i + alpha_hat sqrt(sigma_hat^2 - sigma_i^2) S_noise z
         x_{i+1} = x_hat + (t_{i+1} - t_hat) v(x_hat, t_hat)                                      (Euler)
         x_{i+1} = x_hat + (t_{i+1} - t_hat) (v(x_hat, t_hat) + v(x_{i+1}, t_{i+1})) / 2           (Heun)
 
@@ -96,7 +97,8 @@ def heun(path: _Path, x: Tensor, ts: Tensor, generator=None, second_order: bool 
             sigma_hat = sigma_cur * (1 + gamma)
             t_hat = ip.t_of_sigma(sigma_hat)
             alpha_hat = path(ip.alpha, t_hat)
-            x = alpha_hat / path(ip.alpha, t_cur) * x + alpha_hat * (sigma_hat**2 - sigma_cur**2).sqrt().to(x.dtype) * s_noise * z
+            spread = (sigma_hat**2 - sigma_cur**2).sqrt().to(x.dtype)
+            x = alpha_hat / path(ip.alpha, t_cur) * x + alpha_hat * spread * s_noise * z
             t_cur = t_hat
         D = path.D(x, t_cur)
         if t_next == 0:
@@ -113,7 +115,8 @@ def heun(path: _Path, x: Tensor, ts: Tensor, generator=None, second_order: bool 
 def ddim(path: _Path, x: Tensor, ts: Tensor, generator=None, eta: float = 0.0) -> Tensor:
     """Song et al. 2021 (generalised to any interpolant), ``eta = 0`` deterministic, ``eta = 1`` ancestral:
 
-        x_{i+1} = alpha_{i+1} D + beta_{i+1} (sqrt(1 - c^2) eps_hat + c z),   c = eta sqrt(1 - sigma_{i+1}^2 / sigma_i^2)
+        x_{i+1} = alpha_{i+1} D + beta_{i+1} (sqrt(1 - c^2) eps_hat + c z)
+        c = eta sqrt(1 - sigma_{i+1}^2 / sigma_i^2)
     """
     ip = path.interpolant
     for i in range(len(ts) - 1):
@@ -150,7 +153,8 @@ def dpmpp2m(path: _Path, x: Tensor, ts: Tensor, generator=None) -> Tensor:
         if D_prev is not None:
             r = ((lam[i] - lam[i - 1]) / h).to(x.dtype)
             D_prime = (1 + 1 / (2 * r)) * D - D_prev / (2 * r)
-        x = path(ip.beta, t_next) / path(ip.beta, t_cur) * x - path(ip.alpha, t_next) * torch.expm1(-h).to(x.dtype) * D_prime
+        x = (path(ip.beta, t_next) / path(ip.beta, t_cur) * x
+             - path(ip.alpha, t_next) * torch.expm1(-h).to(x.dtype) * D_prime)
         D_prev = D
     return x
 

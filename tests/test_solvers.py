@@ -18,7 +18,8 @@ FIXTURE = Path(__file__).parent / "fixtures" / "solvers_kdiffusion.pt"
 @pytest.mark.parametrize("solver", ["euler", "heun", "dpmpp2m", "churn"])
 def test_solvers_match_k_diffusion(solver):
     """k-diffusion 0.1.1.post1 sample_euler / sample_heun (s_churn for churn) / sample_dpmpp_2m on the same GMM
-    denoiser, x_T and churn noise stream (k_diffusion/sampling.py of the PyPI wheel run on these inputs; only the numbers are committed)."""
+    denoiser, x_T and churn noise stream (k_diffusion/sampling.py of the PyPI wheel run on these inputs; only
+    the numbers are committed)."""
     ref = torch.load(FIXTURE)
     gmm = GaussianMixture(ref["weights"], ref["means"], ref["covs"], ref["image_shape"])
     for N in (1, 2, 5, 12):
@@ -27,7 +28,8 @@ def test_solvers_match_k_diffusion(solver):
         expected = ref["outputs"][f"{solver}_{N}"]
         # same float64 operations up to their order; Heun at N = 2 steps from sigma 80 to 0.002 in one step
         # and amplifies rounding by up to sigma_max / sigma_min = 4e4
-        assert torch.allclose(x, expected, rtol=0, atol=1e-13 * 4e4 * expected.abs().max()), (N, (x - expected).abs().max())
+        tolerance = 1e-13 * 4e4 * expected.abs().max()
+        assert torch.allclose(x, expected, rtol=0, atol=tolerance), (N, (x - expected).abs().max())
 
 
 def _gaussian_problem(shape=(1, 2, 3)):
@@ -43,7 +45,10 @@ def _gaussian_problem(shape=(1, 2, 3)):
 
 
 def _flow_map(post: GaussianMixture, x: torch.Tensor, sigma_from: float, sigma_to: float) -> torch.Tensor:
-    """Exact probability-flow ODE of N(m, C) in x~ = x_t / alpha_t: x~(s') - m = (C + s'^2)^(1/2) (C + s^2)^(-1/2) (x~(s) - m)."""
+    """Exact probability-flow ODE of N(m, C) in x~ = x_t / alpha_t:
+
+        x~(s') - m = (C + s'^2)^(1/2) (C + s^2)^(-1/2) (x~(s) - m)
+    """
     lam, Q = post._eigval[0], post._eigvec[0]
     m = post.means[0]
     gain = ((lam + sigma_to**2) / (lam + sigma_from**2)).sqrt()
@@ -58,7 +63,8 @@ def test_eps_solvers_converge_to_the_closed_form_ode_solution(name, solver, orde
     64 divides it by 2^p up to the higher-order term (allowed: a factor 2^(p - 0.4))."""
     prior, op, y, post = _gaussian_problem()
     prior.interpolant = INTERPOLANTS[name]()
-    noise = torch.randn(16, *prior.image_shape, generator=generator(23), dtype=torch.float64)  # the sampler's x_T / beta_T
+    # the sampler's own x_T / beta_T (BackboneSampler draws it first from the generator)
+    noise = torch.randn(16, *prior.image_shape, generator=generator(23), dtype=torch.float64)
     problem = Problem(op, y.expand(16, *y.shape[1:]), 0.05)
     sigma_min, sigma_max = 0.002, 80.0
     # reference: exact flow from sigma_max to sigma_min, then the solvers' common last step D(x, sigma_min)
@@ -93,7 +99,8 @@ def test_churn_samples_the_gaussian_posterior(name):
 def test_every_solver_counts_its_nfe(solver):
     prior, op, y, _ = _gaussian_problem()
     for nfe in (1, 2, 5, 10):
-        out = get_method("eps", solver=solver).run(Problem(op, y.expand(4, *y.shape[1:]), 0.05), prior, nfe, generator(1))
+        problem = Problem(op, y.expand(4, *y.shape[1:]), 0.05)
+        out = get_method("eps", solver=solver).run(problem, prior, nfe, generator(1))
         assert out.nfe == nfe_of_steps(steps_for_nfe(nfe, solver), solver) <= nfe and out.nfe >= nfe - 1
 
 

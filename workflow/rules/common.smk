@@ -32,7 +32,8 @@ def registered(label: str) -> str:
 _unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
             | set(config.get("frontier", {}).get("methods", []))) - set(available_methods())
 if _unknown:
-    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; registered methods: {', '.join(available_methods())}")
+    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; "
+                     f"registered methods: {', '.join(available_methods())}")
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_-]+",

@@ -6,6 +6,11 @@ def method_net(w):
     return {f"{kind}_net": f"{OUT}/models/{w.dataset}/{kind}.pt"} if kind else {}
 
 
+def solver_flag(w):
+    solver = config["methods"][w.method].get("solver")
+    return f"--solver {solver}" if solver else ""
+
+
 rule sample:
     input:
         unpack(method_net),
@@ -20,7 +25,7 @@ rule sample:
         task=lambda w: as_json(config["tasks"][w.task]),
         options=lambda w: as_json(config["methods"][w.method].get("options", {})),
         method=lambda w: registered(w.method),
-        solver=lambda w: f"--solver {config['methods'][w.method]['solver']}" if "solver" in config["methods"][w.method] else "",
+        solver=solver_flag,
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
     log:
@@ -28,6 +33,7 @@ rule sample:
     shell:
         "eps sample --data {input.data} --prior {input.prior} {params.net} --dataset {wildcards.dataset} "
         "--task {wildcards.task} --task-params {params.task} --method {params.method} --label {wildcards.method} "
-        "{params.solver} --options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} --start {params.start} "
+        "{params.solver} --options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} "
+        "--start {params.start} "
         "--count {params.size} --num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} "
         "--batch-size {SAMPLE[batch_size]} --device {config[device]} --out {output} > {log} 2>&1"
