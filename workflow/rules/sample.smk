@@ -26,6 +26,7 @@ rule sample:
         options=lambda w: as_json(config["methods"][w.method].get("options", {})),
         method=lambda w: registered(w.method),
         solver=solver_flag,
+        labels=lambda w: class_labels(w.dataset),
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
     log:
@@ -36,4 +37,5 @@ rule sample:
         "{params.solver} --options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} "
         "--start {params.start} "
         "--count {params.size} --num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} "
-        "--batch-size {SAMPLE[batch_size]} --device {config[device]} --out {output} > {log} 2>&1"
+        "--batch-size {SAMPLE[batch_size]} --class-labels {params.labels} --device {config[device]} --out {output} "
+        "> {log} 2>&1"
