@@ -9,7 +9,9 @@ size), plus the errors of the sample mean and covariance against their closed fo
     eps gmm-bench --methods eps,dps --tasks all --seeds 0,1,2 --nfe 20,100 --num-samples 2000 \\
                   --shape 3,8,8 --sigma-y 0.05 --out results/gmm.csv
 
-A method may carry its own budget: ``--methods eps@20,dps@100``.
+A method may carry its own budget: ``--methods eps@20,dps@100``. ``--solver dpmpp2m`` runs every
+backbone-sampler method (EPS, its ablations) with that solver (:data:`eps.samplers.SOLVERS`); the
+column ``solver`` records it (empty for methods with their own update rule).
 """
 from __future__ import annotations
 
@@ -25,13 +27,14 @@ from .io import check_writable, write_text
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
 from .interpolants import make_interpolant
-from .methods import Problem, available_methods, get_method
+from .methods import Problem, available_methods, with_solver
 from .operators import TASKS, check_task, make_operator
 from .priors import mixture_moments, random_gmm
 from .rng import generator, stream_seed
+from .samplers import check_solver
 
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
-           "seconds", "shape", "sigma_y", "interpolant", "num_samples"]
+           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver"]
 
 
 def _stream(seed: int, *names: str) -> torch.Generator:
@@ -53,9 +56,9 @@ def parse_methods(spec: str, default_nfe: list[int]) -> list[tuple[str, list[int
 
 def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int], shape: tuple[int, int, int],
         sigma_y: float, num_samples: int, interpolant: str = "edm", num_projections: int = 500,
-        log=print) -> pd.DataFrame:
+        log=print, solver: str | None = None) -> pd.DataFrame:
     """The benchmark loop; returns one row per (seed, task, method, nfe)."""
-    instances = {name: get_method(name) for name, _ in methods}  # one instance per method, reused across tasks
+    instances = {name: with_solver(name, solver) for name, _ in methods}  # one instance per method, reused across tasks
     rows = []
     for seed in seeds:
         gmm = random_gmm(shape, generator=_stream(seed, "prior"))
@@ -86,7 +89,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
                                      sw=sw, sw_floor=floor, ratio=sw / floor, mean_err=mean_error(out.x, mean),
                                      cov_err=covariance_error(out.x, cov), seconds=out.seconds,
                                      shape="x".join(map(str, shape)), sigma_y=sigma_y, interpolant=interpolant,
-                                     num_samples=num_samples))
+                                     num_samples=num_samples, solver=getattr(instances[name], "solver", "")))
                     log(f"seed {seed} {task:<14} {name:<12} nfe {out.nfe:>4}  sw/floor {sw / floor:6.2f}  "
                         f"{out.seconds:6.1f}s")
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--interpolant", default="edm", choices=("edm", "vp", "flow"),
                    help="backbone interpolant of the EPS samplers (baselines run EDM only: other values refuse them)")
     p.add_argument("--num-projections", default=500, type=positive_int)
+    p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: the method's, heun)")
     p.add_argument("--threads", default=None, type=positive_int, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", required=True, help="output CSV")
     a = p.parse_args(argv)
@@ -169,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     check_problem(tuple(a.shape), tasks)
     check_writable(a.out, "--out")
     make_interpolant(a.interpolant)
+    if a.solver is not None:
+        check_solver(a.solver)
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples,
-             a.interpolant, a.num_projections)
+             a.interpolant, a.num_projections, solver=a.solver)
     write_text(a.out, df.to_csv(index=False))
     print("\nmean sw / sw_floor over seeds:\n" + summary(df).round(2).to_string())
     return 0

@@ -25,9 +25,16 @@ TRAINED = {"eps": "eps", "palette": "palette"}
 shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
              f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
 
-_unknown = (set(config["methods"]) | {m.split("@")[0] for m in config["gmm"]["methods"]}) - set(available_methods())
+def registered(label: str) -> str:
+    """The registered method a ``methods`` entry runs (its ``method`` key, else its own name)."""
+    return config["methods"][label].get("method", label)
+
+
+_unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
+            | set(config.get("frontier", {}).get("methods", []))) - set(available_methods())
 if _unknown:
-    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; registered methods: {', '.join(available_methods())}")
+    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; "
+                     f"registered methods: {', '.join(available_methods())}")
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_-]+",
