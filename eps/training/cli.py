@@ -16,6 +16,7 @@ import sys
 import torch
 import torch.distributed as dist
 
+from ..nn.conditioning import CONDITIONINGS
 from ..operators import TASKS
 from .trainer import TrainConfig, train
 
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task-params", default="{}",
                    help='JSON task -> parameters overriding eps.operators.DEFAULTS, as eps sample takes them '
                         '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
+    p.add_argument("--conditioning", default=d.conditioning, choices=tuple(CONDITIONINGS),
+                   help="EPS conditioning: operator = [x_y, c, r] (certainty response), pixel = [x_y, c] (ablation)")
     p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
     p.add_argument("--model-channels", type=int, default=32)
     p.add_argument("--channel-mult", type=_ints, default=[1, 2, 2])
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(kind=a.kind, data=a.data, init=a.init, steps=a.steps, batch=a.batch, lr=a.lr,
                       lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
                       tasks=list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")],
-                      task_params=params, ckpt_every=a.ckpt_every, device=device,
+                      task_params=params, ckpt_every=a.ckpt_every, device=device, conditioning=a.conditioning,
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,
                                                  num_blocks=a.num_blocks, attn_resolutions=a.attn_resolutions,
                                                  dropout=a.dropout))
