@@ -37,8 +37,8 @@ NOT_KEYED = ("device", "ckpt_every", "data", "init")  # do not change what is le
 class LearnedBudget:
     """What defines the learned networks besides the GMM (CLI options of ``eps gmm-bench --prior learned``)."""
 
-    prior_steps: int = 1500
-    eps_steps: int = 1500
+    prior_steps: int = 800
+    eps_steps: int = 800
     batch: int = 64
     lr: float = 2e-3
     num_train: int = 20000
