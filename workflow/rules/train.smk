@@ -50,6 +50,7 @@ rule train_conditional:
     params:
         flags=lambda w: train_flags(w.kind),
         init=lambda w, input: f"--init {input.init}" if input.init else "",
+        labels=lambda w: class_labels(w.dataset) if w.kind == "eps" else "none",  # Palette: DDPM++ from scratch
         finish=lambda w, output: finish(output[0]),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
@@ -57,4 +58,5 @@ rule train_conditional:
         f"{OUT}/logs/train/{{dataset}}/{{kind}}.log",
     shell:
         "{TRAIN} --kind {wildcards.kind} --data {input.data} {params.init} --tasks {TASK_LIST} --task-params {TASK_PARAMS} "
-        "--sigma-y {SAMPLE[sigma_y]} {params.flags} --out {output}.state > {log} 2>&1 && {params.finish}"
+        "--sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels} {params.flags} --out {output}.state > {log} 2>&1 "
+        "&& {params.finish}"
