@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from baselines._loop import time_grid
+from baselines.mpgd import released_step_size
 from eps.methods import Problem, get_method
 from eps.operators.inpainting import RandomInpainting
 from eps.operators.superres import SuperResolution
@@ -56,7 +58,17 @@ def test_ddrm_matches_the_release(gmm, task):
     fx = load(f"ddrm_{task}")
     ddrm = get_method("ddrm", eta=float(fx["eta"]), eta_b=float(fx["eta_b"]))
     nfe = len(fx["sigmas"]) - 1
-    from baselines._loop import time_grid
     assert torch.allclose(time_grid(ddrm.time_grid, nfe, 0, 0, 0), fx["sigmas"], rtol=1e-12)
     x = ddrm.sample(problem_of(fx), gmm, nfe, None, noise=stream(fx["noise_init"], fx["noise_steps"]))
+    torch.testing.assert_close(x, fx["out"], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("task", ["inpaint_random", "sr4"])
+def test_mpgd_matches_the_release(gmm, task):
+    fx = load(f"mpgd_{task}")
+    mpgd = get_method("mpgd")
+    nfe = len(fx["sigmas"]) - 1
+    assert released_step_size(nfe) == float(fx["step_size"])
+    assert torch.allclose(time_grid(mpgd.time_grid, nfe, 0, 0, 0), fx["sigmas"], rtol=1e-12)
+    x = mpgd.sample(problem_of(fx), gmm, nfe, None, noise=stream(fx["noise"]))
     torch.testing.assert_close(x, fx["out"], atol=TOL, rtol=0)
