@@ -2,10 +2,25 @@
 
 State and units. Every baseline runs on the scaled state ``x~ = x0 + sigma eps`` that the prior's denoiser
 takes (EDM scaling, images in [-1, 1], ``sigma_y`` in the same units), over a decreasing noise grid
-``sigma_0 > ... > sigma_{N-1} > sigma_N = 0`` (Karras et al. 2022 eq. 5, the backbone's own schedule:
-``sigma_max = 80, sigma_min = 0.002, rho = 7`` unless a method overrides them). One step maps ``x~`` at
-``sigma`` to ``x~`` at ``sigma_next``, drawing fresh ``z ~ N(0, I)`` from ``noise()`` (seeded by the
-caller's generator); subclasses write :meth:`step`.
+``sigma_0 > ... > sigma_{N-1} > sigma_N = 0``. One step maps ``x~`` at ``sigma`` to ``x~`` at ``sigma_next``,
+drawing fresh ``z ~ N(0, I)`` from ``noise()`` (seeded by the caller's generator, or a recorded stream
+passed as ``sample(..., noise=...)`` for parity tests); subclasses write :meth:`step`.
+
+Time grids (option ``time_grid``; :func:`time_grid`):
+
+    edm   Karras et al. 2022 eq. 5, the backbone's own schedule (``sigma_max = 80, sigma_min = 0.002,
+          rho = 7`` unless a method overrides them); the chain starts at ``x~ = sigma_0 z``.
+    ddim  the released DDIM-style skipping on the 1000-step linear-beta DDPM schedule (``beta`` from 1e-4 to
+          0.02, Ho et al. 2020): ``skip = 1000 // N`` and timesteps ``t = (N-1) skip, ..., skip, 0``, then
+          ``alpha_bar = 1`` (DDIM ``generalized_steps``, DDRM, DDNM ``get_schedule_jump`` with
+          ``travel_length = 1``, RED-diff ``get_timesteps``).
+    ddpm  guided-diffusion's ``space_timesteps(1000, [N])`` on the same schedule (DPS's
+          ``timestep_respacing``): ``t_k = round(k * 999 / (N - 1))``, ``k = N-1, ..., 0``, then ``alpha_bar = 1``.
+
+A released timestep ``t`` maps onto the EDM backbone by ``sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t)``
+(the VP state is ``x_t = sqrt(alpha_bar_t) x~``), and a VP chain starts from ``x_T = z``, i.e.
+``x~ = z / sqrt(alpha_bar_T) = sqrt(1 + sigma_0^2) z``. The default of each baseline is the grid of its
+release.
 
 Methods published on a VP/DDPM chain (``x_t = alpha_t x0 + beta_t eps``, ``alpha_t^2 + beta_t^2 = 1``)
 map through ``x_t = alpha_t x~`` and ``sigma = beta_t / alpha_t``, i.e. ``alpha = 1 / sqrt(1 + sigma^2)``
@@ -32,6 +47,40 @@ from eps.interpolants import edm_sigmas
 from eps.methods import Method, Problem, Prior
 
 Tensor = torch.Tensor
+
+
+TIME_GRIDS = ("edm", "ddim", "ddpm")
+DDPM_TIMESTEPS = 1000  # the released DDPM chain: linear betas from 1e-4 to 0.02 over 1000 steps (Ho et al. 2020)
+
+
+def linear_alpha_bar(num_timesteps: int = DDPM_TIMESTEPS, beta_start: float = 1e-4, beta_end: float = 0.02) -> Tensor:
+    """``alpha_bar_t = prod_{s <= t} (1 - beta_s)`` for linear ``beta``, ``t = 0 .. T-1`` (float64)."""
+    return torch.cumprod(1 - torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64), dim=0)
+
+
+def released_timesteps(grid: str, num_steps: int, num_timesteps: int = DDPM_TIMESTEPS) -> list[int]:
+    """The DDPM timesteps a release visits with ``num_steps`` steps, in sampling (decreasing) order."""
+    if not 1 <= num_steps <= num_timesteps:
+        raise ValueError(f"time grid {grid!r}: {num_steps} steps do not fit a {num_timesteps}-step DDPM chain")
+    if grid == "ddim":
+        skip = num_timesteps // num_steps
+        return [k * skip for k in reversed(range(num_steps))]
+    stride = (num_timesteps - 1) / (num_steps - 1) if num_steps > 1 else 1
+    taken, position = [], 0.0
+    for _ in range(num_steps):  # space_timesteps accumulates the fractional stride, then rounds
+        taken.append(round(position))
+        position += stride
+    return taken[::-1]
+
+
+def time_grid(grid: str, num_steps: int, sigma_min: float, sigma_max: float, rho: float) -> Tensor:
+    """Decreasing noise levels ``sigma_0 > ... > sigma_{N-1}`` followed by ``0`` (module doc; float64)."""
+    if grid == "edm":
+        return edm_sigmas(num_steps, sigma_min, sigma_max, rho)
+    if grid not in TIME_GRIDS:
+        raise ValueError(f"unknown time_grid {grid!r}; valid: {', '.join(TIME_GRIDS)}")
+    alpha_bar = linear_alpha_bar()[released_timesteps(grid, num_steps)]
+    return torch.cat([((1 - alpha_bar) / alpha_bar).sqrt(), torch.zeros(1, dtype=torch.float64)])
 
 
 def vp_alpha(sigma: Tensor) -> Tensor:
@@ -93,8 +142,10 @@ class AncestralSampler(Method):
 
     Hyper-parameters are class attributes; ``task_defaults`` holds a paper's per-task published values.
     An option set explicitly (config) wins over the per-task value, which wins over the class default.
+    ``time_grid`` names the noise grid (module doc); ``sigma_min, sigma_max, rho`` apply to ``edm`` only.
     """
 
+    time_grid = "edm"
     sigma_min = 0.002
     sigma_max = 80.0
     rho = 7.0
@@ -114,17 +165,25 @@ class AncestralSampler(Method):
              prior: Prior) -> Tensor:
         raise NotImplementedError
 
-    def sample(self, problem: Problem, prior: Prior, nfe: int, generator: torch.Generator | None) -> Tensor:
+    def initial(self, sigma: Tensor, z: Tensor, problem: Problem) -> Tensor:
+        """The starting state from ``z ~ N(0, I)``: ``sigma_0 z`` on EDM's grid, ``x_T = z`` on a VP grid."""
+        return sigma * z if self.time_grid == "edm" else (1 + sigma**2).sqrt() * z
+
+    def sample(self, problem: Problem, prior: Prior, nfe: int, generator: torch.Generator | None,
+               noise: Callable[[], Tensor] | None = None) -> Tensor:
+        """``noise`` (optional) replaces the draws from ``generator``, e.g. a recorded stream in a parity test."""
         if nfe < 1:
             raise ValueError(f"{self.name}: nfe must be >= 1, got {nfe}")
         dtype, device = problem.y.dtype, problem.y.device
-        sigmas = edm_sigmas(self.num_steps(nfe), self.sigma_min, self.sigma_max, self.rho).to(device, dtype)
+        sigmas = time_grid(self.time_grid, self.num_steps(nfe), self.sigma_min, self.sigma_max, self.rho)
+        sigmas = sigmas.to(device, dtype)
         shape = (problem.batch_size, *prior.image_shape)
 
-        def noise() -> Tensor:
+        def draw() -> Tensor:
             return torch.randn(shape, generator=generator, dtype=dtype, device=device)
 
-        x = sigmas[0] * noise()
+        noise = noise or draw
+        x = self.initial(sigmas[0], noise(), problem)
         for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
             x = self.step(x, sigma, sigma_next, noise, problem, prior)
         return x
