@@ -72,3 +72,14 @@ def test_mpgd_matches_the_release(gmm, task):
     assert torch.allclose(time_grid(mpgd.time_grid, nfe, 0, 0, 0), fx["sigmas"], rtol=1e-12)
     x = mpgd.sample(problem_of(fx), gmm, nfe, None, noise=stream(fx["noise"]))
     torch.testing.assert_close(x, fx["out"], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("task", ["inpaint_random", "sr4"])
+def test_daps_matches_the_july_2024_release(gmm, task):
+    fx = load(f"daps_{task}")
+    daps = get_method("daps", lr=float(fx["lr"]), langevin_steps=int(fx["langevin_steps"]))
+    num_steps = len(fx["sigmas"]) - 1
+    assert torch.allclose(time_grid(daps.time_grid, num_steps, daps.sigma_min, daps.sigma_max, daps.rho), fx["sigmas"],
+                          rtol=1e-12)
+    x = daps.sample(problem_of(fx), gmm, num_steps * int(fx["ode_steps"]), None, noise=stream(fx["noise"]))
+    torch.testing.assert_close(x, fx["out"], atol=TOL, rtol=0)
