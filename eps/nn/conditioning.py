@@ -5,8 +5,16 @@
 
 ``x_y`` is bounded by ``1 / (2 sigma_y)`` per singular direction, so blur operators with tiny singular values do
 not blow the noise up as the plain ``A^+ y`` would. ``c`` is 0 where a pixel keeps the full prior noise ``sigma^2``
-and 1 where the measurement pins it down (variance ratio <= 1e-6). EPS conditions on ``[x_y, c]`` (2C channels),
-Palette on ``x_y`` (C channels).
+and 1 where the measurement pins it down (variance ratio <= 1e-6). EPS conditions on ``[x_y, c]`` (2C channels).
+
+Palette (Saharia et al. 2022) conditions on the *degraded image* itself, as its release does
+(``Janspiry/Palette-Image-to-Image-Diffusion-Models`` at commit 136b29f58d0af6e5db9f3655d2891f5a855fcdaa,
+``models/network.py``: the network input is ``cat([cond_image, y_t])``; ``data/dataset.py``, InpaintDataset:
+``cond_image = img * (1 - mask) + mask * randn``):
+
+    degraded image   y           where the measurement lives on the image grid (inpainting, blur)
+                     A^+ y       otherwise (super-resolution: the low-resolution image at full size)
+                     with the pixels an inpainting mask leaves unobserved replaced by fresh N(0, 1) draws
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import math
 import torch
 
 from ..operators import LinearOperator
+from ..operators.inpainting import Inpainting
 from ..posterior import Pivot
 
 Tensor = torch.Tensor
@@ -43,9 +52,13 @@ def eps_condition(pivot: Pivot) -> Tensor:
     return torch.cat([x_y, certainty_map(pivot)], dim=1)
 
 
-def palette_condition(operator: LinearOperator, y: Tensor, sigma_y: float) -> Tensor:
-    """Palette's conditioning channels: the measurement image ``x_y``, ``(B, C, H, W)``."""
-    return measurement_image(operator, y, sigma_y)
+def degraded_image(operator: LinearOperator, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Palette's conditioning channels ``(B, C, H, W)``: the degraded image on the image grid (module doc)."""
+    image = y if tuple(y.shape[1:]) == tuple(operator.image_shape) else operator.pinv(y)
+    if isinstance(operator, Inpainting):
+        fill = torch.randn(image.shape, generator=generator, dtype=image.dtype, device=image.device)
+        image = torch.where(operator.mask.to(torch.bool), image, fill)
+    return image
 
 
-__all__ = ["measurement_image", "certainty_map", "eps_condition", "palette_condition"]
+__all__ = ["measurement_image", "certainty_map", "eps_condition", "degraded_image"]

@@ -13,7 +13,7 @@ and differ only in the network input (METHOD.md §3):
 
     prior     x_in = x0 + sigma n                                        cond = none
     eps       x_in = mu_star = x0 + Sigma_star^(1/2) xi (draw_pivot)     cond = condition(pivot)   (L_EPS)
-    palette   x_in = x0 + sigma n                                        cond = x_y(A, y)          (Palette)
+    palette   x_in = x0 + sigma n                                        cond = degraded image of y (Palette)
 
 with one operator task per step drawn uniformly from ``tasks`` (task -> operator parameters, e.g. kernel
 size) and ``B`` random operator instances of it (masks, kernels from ``make_operator(task, ..., generator=g,
@@ -26,7 +26,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from ..nn.conditioning import eps_condition, palette_condition
+from ..nn.conditioning import degraded_image, eps_condition
 from ..operators import make_operator
 from ..posterior import Pivot, draw_pivot
 from ..rng import randn_like
@@ -77,7 +77,7 @@ def network_inputs(kind: str, x0: Tensor, generator: torch.Generator, sigma_y: f
     if kind == "eps":
         pivot = draw_pivot(op, x0, y, sigma, sigma_y, generator)
         return pivot.mu_star, sigma, condition(pivot)
-    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, palette_condition(op, y, sigma_y)
+    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, degraded_image(op, y, generator)
 
 
 def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None) -> Tensor:

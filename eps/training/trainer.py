@@ -39,7 +39,7 @@ class TrainConfig:
 
     kind: str = "prior"
     data: str = ""
-    init: str | None = None  # prior checkpoint to fine-tune from (kind "eps")
+    init: str | None = None  # prior checkpoint to fine-tune from (kinds "eps", "palette")
     steps: int = 1000
     batch: int = 32
     lr: float = 1e-3
@@ -57,8 +57,8 @@ class TrainConfig:
         check_kind(self.kind)
         self.tasks = [check_task(t) for t in self.tasks]
         self.task_params = resolve_task_params(self.tasks, self.task_params)
-        if self.init is not None and self.kind != "eps":
-            raise ValueError(f"--init (fine-tuning) is for kind 'eps', not {self.kind!r}")
+        if self.init is not None and self.kind == "prior":
+            raise ValueError("--init (fine-tuning) is for the conditional kinds 'eps' and 'palette', not 'prior'")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -80,7 +80,7 @@ def resolve_task_params(tasks: list[str], overrides: dict) -> dict[str, dict]:
 
 
 def cond_channels(kind: str, channels: int) -> int:
-    """EPS: measurement image + certainty map; Palette: measurement image; prior: none."""
+    """EPS: measurement image + certainty map; Palette: the degraded image; prior: none."""
     return {"prior": 0, "eps": 2 * channels, "palette": channels}[kind]
 
 
