@@ -13,7 +13,7 @@ which consecutive states are decoupled: from ``x~`` at ``sigma``
 
 Released code followed: ``zhangbingliang2019/DAPS`` at commit 74026ee3736c38b00f5858cc9fb7fa716b0511cf (2024-07-30),
 ``sampler.py`` (``DAPS.sample``, ``LangevinDynamics.sample``, ``Scheduler``; unchanged up to 25471a8, Aug 2024),
-the version the DAPS paper's numbers come from. There the Langevin stage minimises
+the version released with the paper (arXiv, July 2024). There the Langevin stage minimises
 ``||A x0 - y||^2 / (2 tau^2) + ||x0 - x0_hat||^2 / (2 r^2)`` by SGD, and the learning rate at annealing step
 ``i`` of ``N`` is ``lr (1 + (i / N) (lr_min_ratio - 1))`` (note ``i / N``, not ``i / (N - 1)``). From commit
 a9bed9f (2025-03-18, ``cores/mcmc.py``) upstream takes the data term as ``-grad ||A x0 - y||^2 / tau^2``, i.e.
@@ -25,7 +25,7 @@ Parity: ``tests/test_parity.py`` replays the July-2024 release's own run (fixtur
 The Langevin stage is closed-form in ``A`` and costs no network evaluation; NFE is
 ``annealing steps x ode_steps``, so a budget ``nfe`` runs ``nfe // ode_steps`` annealing steps (a budget
 below ``ode_steps`` is an error).
-Published (DAPS-1K, released configs ``configs/sampler/edm_daps.yaml`` and ``configs/task/*.yaml``,
+Published (DAPS-1K, released configs ``config/sampler/edm_daps.yaml`` and ``config/task/*.yaml`` at 74026ee,
 pixel space): 200 annealing steps x 5 ODE steps, ``ode_sigma_min = 0.01``, 100 Langevin steps,
 ``tau = 0.01``, ``lr = 1e-4`` (SR, random inpainting, Gaussian blur) or ``5e-5`` (box inpainting, motion
 blur), decayed linearly over the annealing steps to ``lr * lr_min_ratio`` with ``lr_min_ratio = 0.01``.
