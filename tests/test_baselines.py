@@ -117,3 +117,12 @@ def test_a_new_method_runs_through_the_gmm_bench(tmp_path):
     assert rows.loc["ddnm", "nfe"] == 10
     # a point mass at the prior mean is farther from the posterior than a posterior sampler
     assert rows.loc["throwaway_prior_mean", "sw"] > rows.loc["ddnm", "sw"]
+
+
+def test_mpgd_step_size_is_the_released_table_and_the_stated_rule_elsewhere():
+    from baselines.mpgd import RELEASED_STEP_SIZE, released_step_size
+    assert {n: released_step_size(n) for n in (20, 50, 100)} == {20: 17.5, 50: 7.5, 100: 4.0} == RELEASED_STEP_SIZE
+    assert released_step_size(10) * 10 == pytest.approx(17.5 * 20) and released_step_size(250) * 250 == pytest.approx(400)
+    between = [released_step_size(n) for n in range(20, 101)]
+    assert all(a > b for a, b in zip(between, between[1:]))  # log-log interpolation: strictly decreasing
+    assert released_step_size(35) == pytest.approx((17.5 ** (1 - 0.6108) * 7.5 ** 0.6108), rel=1e-3)  # w = ln(35/20)/ln(50/20)
