@@ -39,6 +39,8 @@ Tensor = torch.Tensor
 
 # Independent random streams of one (seed, image) pair: the measurement, the method, the backbone sampler.
 MEASURE, METHOD, UNCOND = 0, 1, 2
+# Recorded with every shard (and so in tasks.csv and the table captions): where the operator's draws come from.
+OPERATOR_STREAM = f"stream_seed(seed, {MEASURE}, image): operator draws, then the noise"
 
 
 def stack_operators(ops: list[LinearOperator]) -> LinearOperator:
@@ -95,7 +97,8 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
         bar.update(hi - lo)
     bar.close()
     info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
-            "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]), **params, **(meta or {})}
+            "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]), **params,
+            "operator_stream": OPERATOR_STREAM, **(meta or {})}
     return {"x0": x0.float().cpu(), "y": problem.y.float().cpu(), "samples": torch.cat(samples),
             "nfe": int(nfe_used), "vjp": int(vjp_used), "seconds": float(seconds),
             "seconds_uncond": float(seconds_uncond), "meta": {k: _plain(v) for k, v in info.items()}}

@@ -28,7 +28,8 @@ def test_shard_format(setup):
     meta = shard["meta"]
     assert {k: meta[k] for k in ("dataset", "task", "method", "nfe", "seed", "start", "count")} == {
         "dataset": "gmm", "task": "deblur_gauss", "method": "eps", "nfe": 3, "seed": 0, "start": 5, "count": 3}
-    assert meta["kernel_size"] == 9 and meta["std"] == 1.5 and meta["sigma_y"] == 0.05
+    assert meta["sigma_y"] == 0.05 and meta["operator_stream"].startswith("stream_seed(seed, 0, image)")
+    assert {k: meta[k] for k in ("kernel_size", "std", "boundary")} == {"kernel_size": 9, "std": 1.0, "boundary": "reflect"}
     assert all(isinstance(v, (int, float, str)) for v in meta.values())
 
 

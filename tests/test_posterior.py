@@ -14,10 +14,12 @@ D = 16
 
 
 def op64(task, shape=SHAPE, seed=0):
-    # 4x4 images: small kernels so that blur is not trivial on a 4x4 torus
+    # 4x4 images: small kernels so that blur is not trivial on 4x4. Gaussian std 1: its reflect-boundary blur
+    # has smallest singular value 0.011 (std 0.8 would give 7e-7, within the rcond cut and the 1e-7 noise
+    # of the noiseless-limit test, where "measured" is ill-defined).
     params = {"kernel_size": 3} if task.startswith("deblur") else {}
     if task == "deblur_gauss":
-        params["std"] = 0.8
+        params["std"] = 1.0
     return make_operator(task, shape, 1, generator(seed), **params).to(dtype=torch.float64)
 
 

@@ -60,7 +60,10 @@ def test_eps_is_exact_on_gmm_for_every_interpolant(tmp_path):
     df = pd.concat([gmm_bench.run([("eps", [60])], ["inpaint_box", "deblur_motion"], [0], (1, 6, 6), 0.05, 600,
                                   interpolant, log=lambda *_: None) for interpolant in ("edm", "vp", "flow")])
     assert len(df) == 6 and (df.ratio < 1.35).all(), df[["interpolant", "task", "ratio"]]
-    assert (df.mean_err < 0.02).all() and (df.cov_err < 0.25).all()
+    # A sample covariance of n Gaussian draws has E||S - C||_F^2 = (tr(C)^2 + ||C||_F^2) / (n - 1)
+    # <= (d + 1) ||C||_F^2 / (n - 1): relative error <= sqrt(37 / 599) = 0.249 here, 25% margin for fluctuation
+    d, n = 36, 600
+    assert (df.mean_err < 0.02).all() and (df.cov_err < 1.25 * ((d + 1) / (n - 1)) ** 0.5).all()
 
 
 def test_gmm_bench_cli_writes_the_table(tmp_path, capsys):

@@ -107,13 +107,14 @@ def test_ddp_two_processes_match_one_process(tmp_path):
 
 
 def test_task_params_reach_the_operator_draws():
+    from eps.operators import DEFAULTS
     from eps.training.objectives import draw_measurement
     g, x0 = torch.Generator().manual_seed(0), IMAGES[:8]
     for missing in (0.2, 0.9):
         op, _ = draw_measurement(x0, {"inpaint_random": {"missing": missing}}, 0.05, g)
         assert abs(float((op.s == 0).float().mean()) - missing) < 0.1
     cfg = config("eps", tasks=["deblur_gauss", "sr4"], task_params={"deblur_gauss": {"kernel_size": 5}})
-    assert cfg.task_params == {"deblur_gauss": {"kernel_size": 5, "std": 1.5}, "sr4": {"factor": 4}}
+    assert cfg.task_params == {"deblur_gauss": {**DEFAULTS["deblur_gauss"], "kernel_size": 5}, "sr4": DEFAULTS["sr4"]}
     with pytest.raises(ValueError, match=r"deblur_gauss: unknown parameter\(s\) \['size'\]"):
         config("eps", task_params={"deblur_gauss": {"size": 5}})
     with pytest.raises(ValueError, match="not among the trained tasks"):
@@ -124,6 +125,7 @@ def test_train_cli_fresh_folder_task_params_and_resume_mismatch(tmp_path, capsys
     """``eps train`` creates the folders of --out and its log, stores the task parameters in the checkpoint
     config, and a resume with other task parameters is one clear error that changes nothing."""
     from eps.cli import main
+    from eps.operators import DEFAULTS
     images = ((IMAGES.permute(0, 2, 3, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
     write_image_zip(images, tmp_path / "d.zip")
     out = tmp_path / "fresh" / "models" / "eps.pt"
@@ -134,7 +136,8 @@ def test_train_cli_fresh_folder_task_params_and_resume_mismatch(tmp_path, capsys
     assert main([*args, "--task-params", params]) == 0
     assert out.is_file() and log_path(out).is_file()
     saved = torch.load(out, weights_only=True)["config"]["task_params"]
-    assert saved == {"deblur_gauss": {"kernel_size": 5, "std": 1.0}, "inpaint_random": {"missing": 0.7}}
+    assert saved == {"deblur_gauss": {**DEFAULTS["deblur_gauss"], "kernel_size": 5, "std": 1.0},
+                     "inpaint_random": {"missing": 0.7}}
     before = out.read_bytes()
     capsys.readouterr()
     assert main([*args, "--task-params", '{"deblur_gauss": {"kernel_size": 7}}']) == 2

@@ -1,6 +1,7 @@
 """The Snakemake DAG: configs validate, dry runs list the paper's job set, the tiny config runs end to end."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -88,7 +89,8 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
     assert "--reference weights/imagenet-64x64.npz" in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
-    assert '--task-params \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}, ' in run.stdout
+    gauss = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["tasks"]["deblur_gauss"]
+    assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
 
 
 @pytest.mark.parametrize("change, message", [
@@ -143,7 +145,10 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
     reference = pd.read_csv(ROOT / "results" / "reference" / "paper_table_64px.csv")
     assert list(summary.columns) == list(reference.columns) + ["sec_per_image", "cost_ratio"]
     assert set(summary["method"]) == {"eps", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
-    assert "factor=4" in (report / "tasks.csv").read_text()
+    tasks = (report / "tasks.csv").read_text()
+    assert "factor=4" in tasks and "filter=bicubic" in tasks and "operator_stream=stream_seed(seed, 0, image)" in tasks
+    record = json.loads((report / "tasks.csv.provenance.json").read_text())
+    assert record["tasks"][0]["task"] == "sr4" and "filter=bicubic" in record["tasks"][0]["parameters"]
     import nbformat
 
     executed = nbformat.read(report / "explore_results.ipynb", as_version=4)

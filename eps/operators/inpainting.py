@@ -5,6 +5,8 @@ The measurement lives on the image grid; ``A^T y = m * y`` zeroes the missing pi
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .base import LinearOperator, Tensor
@@ -65,20 +67,37 @@ def random_mask(image_shape, batch_size: int, missing: float, generator: torch.G
     return (torch.rand(batch_size, 1, H, W, generator=generator) >= missing).float()
 
 
-def box_mask(image_shape, batch_size: int, box_fraction: float, position: str, generator) -> Tensor:
-    """A square hole of side ``round(box_fraction * min(H, W))``, centred or at a uniform random position."""
-    if not 0.0 < box_fraction < 1.0:
-        raise ValueError(f"inpaint_box: box_fraction must be in (0, 1), got {box_fraction}")
+POSITIONS = ("random", "center")
+
+
+def box_mask(image_shape, batch_size: int, box_fraction: float, margin_fraction: float, position: str,
+             generator) -> Tensor:
+    """A square hole of side ``h = round(box_fraction * min(H, W))``, at a random position or centred.
+
+    ``position: random`` is DPS's ``random_sq_bbox`` (DPS2022/diffusion-posterior-sampling
+    ``util/img_utils.py`` @ effbde7; DAPS ``forward_operator/__init__.py`` @ 098df6b): with margin
+    ``m = round(margin_fraction * min(H, W))`` the top row is uniform on ``{m, ..., H - m - h - 1}`` and the
+    left column on ``{m, ..., W - m - h - 1}`` (numpy's ``randint(m, H - m - h)`` excludes its upper end), drawn
+    top then left from ``generator`` for each sample. Published at 256 px: ``h = 128, m = 16``, i.e.
+    ``box_fraction = 0.5, margin_fraction = 0.0625``. Rounding is half up.
+    """
+    if not 0.0 < box_fraction < 1.0 or not 0.0 <= margin_fraction < 0.5:
+        raise ValueError(f"inpaint_box: need box_fraction in (0, 1) and margin_fraction in [0, 0.5), "
+                         f"got {box_fraction}, {margin_fraction}")
+    if position not in POSITIONS:
+        raise ValueError(f"inpaint_box: position must be one of {', '.join(POSITIONS)}, got {position!r}")
     _, H, W = image_shape
-    side = max(1, round(box_fraction * min(H, W)))
+    side = max(1, math.floor(box_fraction * min(H, W) + 0.5))
+    margin = math.floor(margin_fraction * min(H, W) + 0.5)
+    if position == "random" and min(H, W) - margin - side <= margin:
+        raise ValueError(f"inpaint_box: a {side}-pixel box with margin {margin} leaves no random position "
+                         f"in a {H}x{W} image")
     mask = torch.ones(batch_size, 1, H, W)
     for b in range(batch_size):
         if position == "center":
             top, left = (H - side) // 2, (W - side) // 2
-        elif position == "random":
-            top = int(torch.randint(0, H - side + 1, (1,), generator=generator))
-            left = int(torch.randint(0, W - side + 1, (1,), generator=generator))
         else:
-            raise ValueError(f"inpaint_box: position must be 'center' or 'random', got {position!r}")
+            top = int(torch.randint(margin, H - margin - side, (), generator=generator))
+            left = int(torch.randint(margin, W - margin - side, (), generator=generator))
         mask[b, :, top : top + side, left : left + side] = 0.0
     return mask

@@ -1,56 +1,138 @@
-"""Blur kernels: an isotropic Gaussian, and a seeded random camera-shake (motion) kernel.
+"""Blur kernels: DPS's Gaussian, and camera-shake kernels with the ``motionblur`` library's semantics.
 
-Both return ``(B, k, k)`` tensors that sum to one per sample.
+Gaussian (DPS2022/diffusion-posterior-sampling ``util/img_utils.py`` @ effbde7, ``Blurkernel``): the
+``size x size`` kernel is ``scipy.ndimage.gaussian_filter`` of a centred delta with ``sigma = std`` (its
+defaults: truncation at ``int(4 std + 0.5)`` pixels, ``mode='reflect'``). The filter is separable, so the
+kernel is ``g g^T`` with ``g = gaussian_filter1d`` of a 1-D delta (:func:`gaussian_kernel_1d`).
+
+Motion (LeviBorodenko/motionblur ``motionblur.py`` @ 5781378, ``Kernel(size, intensity).kernelMatrix``, as
+DPS and DAPS call it): re-implemented here from the library's description, drawing from a
+``torch.Generator`` instead of numpy's global state. On a canvas of twice the size (diagonal ``D``):
+
+1. path length ``L = 0.75 D (U(0, 1) + U(0, intensity^2))``; step lengths ``Beta(1, 30) (1 - intensity + 0.1) D``
+   (a step ``>= L`` is redrawn) until their sum reaches ``L``;
+2. step directions (absolute, not turns): ``a_max ~ U(0, pi intensity)``, sign-flip probability
+   ``j ~ Beta(2, 20)``; the first direction ``~ U(-a_max, a_max)``, each next
+   ``|a| ~ Triangular(0, intensity a_max, a_max + 0.1)`` with the sign of the previous one flipped w.p. ``j``;
+3. the path (cumulative sum of the steps) is centred on its mean point, rotated by ``U(0, pi)`` and placed
+   at the canvas centre;
+4. rasterised, blurred with a Gaussian of std ``int(0.01 D)`` pixels (none below ``D = 100``), reduced to
+   ``size x size`` and normalised to sum one.
+
+Deliberate differences in step 4 only (the random path is the library's): the path is drawn as an
+antialiased line (bilinear splats every ``<= 1/4`` px, weighted by arc length; the library draws an aliased
+PIL line of width ``int(D / 150)`` whose overlaps saturate) and reduced by 2x2 block averaging (the library:
+Lanczos resampling).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import scipy.ndimage
 import torch
 
 Tensor = torch.Tensor
 
+_EPS = 0.1  # the library's constant in the step lengths and the triangular angle distribution
+
+
+def gaussian_kernel_1d(size: int, std: float) -> Tensor:
+    """``scipy.ndimage.gaussian_filter1d`` of a length-``size`` delta at ``size // 2`` (float64, sums to one)."""
+    if size < 1 or size % 2 == 0 or std <= 0:
+        raise ValueError(f"deblur_gauss: need an odd kernel_size >= 1 and std > 0, got {size}, {std}")
+    delta = np.zeros(size)
+    delta[size // 2] = 1.0
+    return torch.from_numpy(scipy.ndimage.gaussian_filter1d(delta, sigma=std))
+
 
 def gaussian_kernel(size: int, std: float, batch_size: int = 1) -> Tensor:
-    """``k(i, j) ∝ exp(-((i-c)^2 + (j-c)^2) / (2 std^2))`` on a ``size x size`` grid, ``c = size // 2``."""
-    if size < 1 or std <= 0:
-        raise ValueError(f"deblur_gauss: need kernel_size >= 1 and std > 0, got {size}, {std}")
-    r = torch.arange(size, dtype=torch.float64) - size // 2
-    g = torch.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * std**2))
-    return (g / g.sum()).float().expand(batch_size, size, size).clone()
+    """DPS's 2-D Gaussian kernel ``g g^T`` as ``(batch_size, size, size)`` float32."""
+    g = gaussian_kernel_1d(size, std)
+    return torch.outer(g, g).float().expand(batch_size, size, size).clone()
 
 
-def motion_kernel(size: int, intensity: float, batch_size: int, generator: torch.Generator | None,
-                  steps: int = 96) -> Tensor:
-    """Random camera-shake kernels.
+def _uniform(generator, n: int = 1, low: float = 0.0, high: float = 1.0) -> Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)
 
-    The camera path is a planar curve of length ``0.8 * size`` whose heading performs a random walk with
-    per-step standard deviation ``intensity * pi / 4`` (``intensity = 0``: a straight line; 1: strongly
-    curved shake). The path is centred, shrunk to fit inside the support, rasterised by bilinear
-    splatting, smoothed with a 3x3 binomial filter (sensor integration) and normalised to sum one.
-    """
-    if size < 3 or not 0.0 <= intensity <= 1.0:
-        raise ValueError(f"deblur_motion: need kernel_size >= 3 and intensity in [0, 1], got {size}, {intensity}")
-    theta0 = 2 * math.pi * torch.rand(batch_size, 1, generator=generator, dtype=torch.float64)
-    turns = intensity * (math.pi / 4) * torch.randn(batch_size, steps, generator=generator, dtype=torch.float64)
-    theta = theta0 + torch.cumsum(turns, dim=1)
-    step = 0.8 * size / steps
-    path = torch.cumsum(torch.stack([torch.cos(theta), torch.sin(theta)], dim=-1) * step, dim=1)
-    path = path - path.mean(dim=1, keepdim=True)
-    radius = (size - 1) / 2 - 1.0
-    extent = path.abs().amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
-    path = path * torch.clamp(radius / extent, max=1.0) + (size - 1) / 2
 
-    kernel = torch.zeros(batch_size, size * size, dtype=torch.float64)
-    base = torch.floor(path).long()
-    frac = path - base
-    for di in (0, 1):
-        for dj in (0, 1):
-            w = (frac[..., 0] if di else 1 - frac[..., 0]) * (frac[..., 1] if dj else 1 - frac[..., 1])
-            idx = ((base[..., 1] + dj).clamp(0, size - 1) * size + (base[..., 0] + di).clamp(0, size - 1))
-            kernel.scatter_add_(1, idx, w)
-    kernel = kernel.reshape(batch_size, 1, size, size)
-    binomial = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
-    smooth = (binomial[:, None] * binomial[None, :] / 16).reshape(1, 1, 3, 3)
-    kernel = torch.nn.functional.conv2d(kernel, smooth, padding=1)[:, 0]
-    return (kernel / kernel.sum(dim=(1, 2), keepdim=True)).float()
+def _beta(a: int, b: int, generator) -> float:
+    """``Beta(a, b) = G_a / (G_a + G_b)`` for integer ``a, b`` (``G_k``: a sum of ``k`` standard exponentials)."""
+    e = -torch.log1p(-_uniform(generator, a + b))
+    return float(e[:a].sum() / e.sum())
+
+
+def _triangular(left: float, mode: float, right: float, u: Tensor) -> Tensor:
+    """Inverse CDF of the triangular distribution on ``[left, right]`` with the given mode, at ``u``."""
+    span = right - left
+    return torch.where(u < (mode - left) / span, left + torch.sqrt(u * span * (mode - left)),
+                       right - torch.sqrt((1 - u) * span * (right - mode)))
+
+
+def _step_lengths(L: float, scale: float, generator, chunk: int = 64) -> Tensor:
+    """Steps ``Beta(1, 30) scale`` (``Beta(1, 30) = 1 - U^(1/30)``), those ``>= L`` redrawn, until they sum to ``L``."""
+    steps = torch.zeros(0, dtype=torch.float64)
+    while True:
+        draw = (1 - _uniform(generator, chunk) ** (1 / 30)) * scale
+        steps = torch.cat([steps, draw[draw < L]])
+        reached = torch.nonzero(torch.cumsum(steps, 0) >= L)
+        if len(reached):
+            return steps[: int(reached[0]) + 1]
+
+
+def motion_path(size: int, intensity: float, generator) -> Tensor:
+    """Steps 1-3 of the module doc: ``(N, 2)`` float64 points ``(x, y)`` on the ``2 size`` canvas."""
+    canvas = 2 * size
+    D = math.sqrt(2) * canvas
+    L = 0.75 * D * float(_uniform(generator) + _uniform(generator, 1, 0.0, intensity**2))
+    steps = _step_lengths(L, (1 - intensity + _EPS) * D, generator)
+    a_max = float(_uniform(generator, 1, 0.0, intensity * math.pi))
+    jitter = _beta(2, 20, generator)
+    first = _uniform(generator, 1, -a_max, a_max)
+    magnitude = _triangular(0.0, intensity * a_max, a_max + _EPS, _uniform(generator, len(steps) - 1))
+    flips = torch.where(_uniform(generator, len(steps) - 1) < jitter, -1.0, 1.0)
+    angles = torch.cat([first, torch.sign(first) * torch.cumprod(flips, 0) * magnitude])
+    z = torch.cumsum(steps * torch.exp(1j * angles), 0)
+    rotation = float(_uniform(generator, 1, 0.0, math.pi))
+    z = (z - z.mean()) * complex(math.cos(rotation), math.sin(rotation)) + complex(canvas / 2, canvas / 2)
+    return torch.stack([z.real, z.imag], dim=1)
+
+
+def rasterise(path: Tensor, canvas: int) -> Tensor:
+    """Antialiased line through ``path`` on a ``canvas x canvas`` grid (pixel ``[r, c]`` centred at
+    ``(c + 1/2, r + 1/2)``): bilinear splats every ``<= 1/4`` px along each segment, weighted by arc length."""
+    p, q = (path[:-1], path[1:]) if len(path) > 1 else (path, path)
+    length = torch.linalg.vector_norm(q - p, dim=1)
+    n = torch.ceil(4 * length).long().clamp_min(1)
+    segment = torch.repeat_interleave(torch.arange(len(n)), n)
+    within = torch.arange(int(n.sum())) - torch.repeat_interleave(torch.cumsum(n, 0) - n, n)
+    t = (within + 0.5) / n[segment]
+    points = p[segment] + t[:, None] * (q - p)[segment] - 0.5  # pixel-centre coordinates
+    mass = (length.clamp_min(1e-12) / n)[segment]
+    base = torch.floor(points)
+    frac = points - base
+    image = torch.zeros(canvas * canvas, dtype=torch.float64)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            w = (frac[:, 0] if dx else 1 - frac[:, 0]) * (frac[:, 1] if dy else 1 - frac[:, 1])
+            col, row = base[:, 0].long() + dx, base[:, 1].long() + dy
+            inside = (col >= 0) & (col < canvas) & (row >= 0) & (row < canvas)
+            image.index_add_(0, (row * canvas + col)[inside], (w * mass)[inside])
+    return image.reshape(canvas, canvas)
+
+
+def motion_kernel(size: int, intensity: float, batch_size: int, generator: torch.Generator | None) -> Tensor:
+    """``(batch_size, size, size)`` float32 camera-shake kernels (module doc), drawn in order from ``generator``."""
+    if size < 3 or size % 2 == 0 or not 0.0 <= intensity <= 1.0:
+        raise ValueError(f"deblur_motion: need an odd kernel_size >= 3 and intensity in [0, 1], "
+                         f"got {size}, {intensity}")
+    canvas = 2 * size
+    blur_std = int(0.01 * math.sqrt(2) * canvas)
+    kernels = []
+    for _ in range(batch_size):
+        image = rasterise(motion_path(size, intensity, generator), canvas)
+        if blur_std > 0:
+            image = torch.from_numpy(scipy.ndimage.gaussian_filter(image.numpy(), blur_std, mode="constant"))
+        k = image.reshape(size, 2, size, 2).mean(dim=(1, 3))
+        kernels.append(k / k.sum())
+    return torch.stack(kernels).float()

@@ -145,7 +145,8 @@ def random_gmm(image_shape, num_components: int = 6, rank: int = 8, generator: t
     """
     C, H, W = image_shape
     d = C * H * W
-    smooth = make_operator("deblur_gauss", image_shape, kernel_size=min(H, W) | 1, std=1.0).to(dtype=torch.float64)
+    smooth = make_operator("deblur_gauss", image_shape, kernel_size=min(H, W) | 1, std=1.0,
+                           boundary="periodic").to(dtype=torch.float64)
 
     def smooth_fields(n: int) -> Tensor:
         f = smooth.A(torch.randn(n, *image_shape, generator=generator, dtype=torch.float64)).reshape(n, d)

@@ -6,7 +6,8 @@
 Writes into ``--out``: ``summary.csv`` (exactly the published table's columns plus ``sec_per_image,
 cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per dataset, best in bold, published value
 in parentheses where the dataset matches), ``comparison.csv`` (each metric next to ``<metric>_paper``),
-``tasks.csv`` (the task parameters and sigma_y read from the shards), ``nfe_convergence.png``,
+``tasks.csv`` (the task parameters, operator seed stream and sigma_y read from the shards; its
+provenance record ``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, and with ``--gmm`` ``gmm.csv`` and ``gmm.png``.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 
 from ..io import write_text
+from ..provenance import write_provenance
 from . import figures
 from .tables import latex, load_reference, markdown, summary_table, with_reference
 
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(table, a.out / "summary.csv")
     write_csv(compared, a.out / "comparison.csv")
     write_csv(tasks, a.out / "tasks.csv")
+    seeds = sorted({s["meta"]["seed"] for s in shards})
+    write_provenance(a.out / "tasks.csv", config={"shards": a.shards}, seeds=seeds, tasks=tasks.to_dict("records"))
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
