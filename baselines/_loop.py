@@ -60,6 +60,8 @@ def linear_alpha_bar(num_timesteps: int = DDPM_TIMESTEPS, beta_start: float = 1e
 
 def released_timesteps(grid: str, num_steps: int, num_timesteps: int = DDPM_TIMESTEPS) -> list[int]:
     """The DDPM timesteps a release visits with ``num_steps`` steps, in sampling (decreasing) order."""
+    if grid not in TIME_GRIDS[1:]:
+        raise ValueError(f"unknown time_grid {grid!r}; valid: {', '.join(TIME_GRIDS)}")
     if not 1 <= num_steps <= num_timesteps:
         raise ValueError(f"time grid {grid!r}: {num_steps} steps do not fit a {num_timesteps}-step DDPM chain")
     if grid == "ddim":
@@ -77,8 +79,6 @@ def time_grid(grid: str, num_steps: int, sigma_min: float, sigma_max: float, rho
     """Decreasing noise levels ``sigma_0 > ... > sigma_{N-1}`` followed by ``0`` (module doc; float64)."""
     if grid == "edm":
         return edm_sigmas(num_steps, sigma_min, sigma_max, rho)
-    if grid not in TIME_GRIDS:
-        raise ValueError(f"unknown time_grid {grid!r}; valid: {', '.join(TIME_GRIDS)}")
     alpha_bar = linear_alpha_bar()[released_timesteps(grid, num_steps)]
     return torch.cat([((1 - alpha_bar) / alpha_bar).sqrt(), torch.zeros(1, dtype=torch.float64)])
 

@@ -12,7 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
     "gmm-bench": ("eps.gmm_bench:main", "exact-posterior benchmark on an analytic Gaussian-mixture prior"),
     "prepare-data": ("eps.data.cli:main", "write EDM-layout dataset zips (embedded patches or an image folder)"),
-    "convert-edm": ("eps.nn.checkpoint:main", "convert a published EDM DDPM++ pickle (FFHQ-64) to an eps network file"),
+    "convert-edm": ("eps.nn.checkpoint:main", "convert a published EDM pickle (DDPM++, ADM) to an eps network file"),
     "train": ("eps.training.cli:main", "train a prior, EPS or Palette network (resumable, torchrun-ready)"),
     "evaluate": ("eps.metrics.evaluate:main", "score sample shards: per-image and summary metric CSVs"),
     "download-weights": ("eps.metrics.weights:main", "fetch the metric networks' weights (sha256-verified)"),

@@ -11,12 +11,17 @@ on batches of images (``K`` rows per image). In the same process and on the same
 unconditional backbone sampler (EDM Heun over ``prior.denoise`` at the same NFE) is timed, so that the
 cost ratio ``seconds / seconds_uncond`` compares like with like (METHOD.md §7).
 
+A class-conditional backbone (EDM's ImageNet-64 ADM, trained without label dropout, so with no unconditional
+route) gets the true class of each test image (``--class-labels true_label``: the test zip's labels), bound
+to every denoiser call of the method and of the timed unconditional sampler alike.
+
 Shard file (``torch.save``, written atomically, consumed by ``eps evaluate``)::
 
     x0 (N, C, H, W) float32   y (N, *measurement_shape)   samples (N, K, C, H, W) float32
     nfe int (measured forward passes per sample)   vjp int (measured backward passes per sample)
     seconds float (method wall time for the shard)  seconds_uncond float
-    meta {dataset, task, method, nfe, seed, sigma_y, num_samples, start, count, + task parameters}
+    meta {dataset, task, method, nfe, seed, sigma_y, num_samples, start, count, + task parameters,
+         + class_labels 'true_label' when the backbone got the test images' classes}
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from .rng import generator, stream_seed
 
 Tensor = torch.Tensor
 
+CLASS_LABELS = ("none", "true_label")
 # Independent random streams of one (seed, image) pair: the measurement, the method, the backbone sampler.
 MEASURE, METHOD, UNCOND = 0, 1, 2
 # Recorded with every shard (and so in tasks.csv and the table captions): where the operator's draws come from.
@@ -71,8 +77,10 @@ def _clock(device: torch.device) -> float:
 
 def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, seed: int, start: int = 0,
               num_samples: int = 4, sigma_y: float = 0.05, batch_size: int = 8, params: dict | None = None,
-              meta: dict | None = None, progress: bool = True) -> dict:
+              meta: dict | None = None, progress: bool = True, class_labels: Tensor | None = None) -> dict:
     """Measure ``x0`` (images ``start, ...`` of the test set), sample ``num_samples`` per image, time both samplers.
+
+    ``class_labels`` (one class index per image) are bound to a class-conditional prior for its rows.
 
     Returns the shard dict described in the module docstring; ``meta`` entries are added to its ``meta``.
     """
@@ -86,18 +94,21 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
     for lo in range(0, x0.shape[0], batch_size):
         hi = min(lo + batch_size, x0.shape[0])
         batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
+        rows_prior = prior if class_labels is None else \
+            prior.with_class_labels(class_labels[lo:hi].repeat_interleave(num_samples))
         tic = _clock(device)
-        out = method.run(batch, prior, nfe, generator(stream_seed(seed, METHOD, start + lo), device))
+        out = method.run(batch, rows_prior, nfe, generator(stream_seed(seed, METHOD, start + lo), device))
         toc = _clock(device)
         with torch.no_grad():
-            Unconditional().sample(batch, prior, nfe, generator(stream_seed(seed, UNCOND, start + lo), device))
+            Unconditional().sample(batch, rows_prior, nfe, generator(stream_seed(seed, UNCOND, start + lo), device))
         seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
         samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
         nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
         bar.update(hi - lo)
     bar.close()
     info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
-            "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]), **params,
+            "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]),
+            **({} if class_labels is None else {"class_labels": "true_label"}), **params,
             "operator_stream": OPERATOR_STREAM, **(meta or {})}
     return {"x0": x0.float().cpu(), "y": problem.y.float().cpu(), "samples": torch.cat(samples),
             "nfe": int(nfe_used), "vjp": int(vjp_used), "seconds": float(seconds),
@@ -127,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--options", default="{}", help="JSON dict of method options")
     p.add_argument("--batch-size", type=int, default=8, help="images per sampler call (each gives K rows)")
     p.add_argument("--dataset", default="", help="dataset name recorded in meta")
+    p.add_argument("--class-labels", choices=CLASS_LABELS, default="none",
+                   help="class-conditional backbone: 'true_label' gives each test image's class (test zip labels)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -136,15 +149,36 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(a.device)
     method = get_method(a.method, **_json(a.options, "--options"))
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
-    x0 = read_image_zip(a.data)[0][a.start : a.start + a.count].to(device)
+    images, labels = read_image_zip(a.data)
+    x0 = images[a.start : a.start + a.count].to(device)
     if x0.shape[0] != a.count:
         raise ValueError(f"{a.data}: asked for images {a.start}..{a.start + a.count - 1}, got {x0.shape[0]}")
+    class_labels = test_set_class_labels(a.class_labels, labels, prior, a.data, a.prior)
+    if class_labels is not None:
+        class_labels = class_labels[a.start : a.start + a.count].to(device)
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
-                      _json(a.task_params, "--task-params"), {"dataset": a.dataset or Path(a.data).stem})
+                      _json(a.task_params, "--task-params"), {"dataset": a.dataset or Path(a.data).stem},
+                      class_labels=class_labels)
     save_torch(shard, a.out)
     print(f"{a.out}: {a.count} images x {a.num_samples} samples, nfe={shard['nfe']}, "
           f"{shard['seconds']:.1f}s (unconditional {shard['seconds_uncond']:.1f}s)")
     return 0
+
+
+def test_set_class_labels(mode: str, labels: Tensor | None, prior, data, prior_path) -> Tensor | None:
+    """The class of every test image for ``--class-labels true_label``; a conditional backbone without a route
+    for no label (trained without label dropout) and no labels given is one error naming what to set."""
+    if mode == "true_label":
+        if labels is None:
+            raise ValueError(f"{data} holds no class labels (dataset.json labels null): --class-labels true_label "
+                             "needs the test set prepared with its labels")
+        return labels
+    net_config = prior.net.model.config
+    if getattr(net_config, "label_dim", 0) and not getattr(net_config, "label_dropout", 0):
+        raise ValueError(f"backbone {prior_path} is class-conditional ({net_config.label_dim} classes) and was trained "
+                         "without label dropout (no unconditional route): pass --class-labels true_label "
+                         "(config: datasets.<name>.checkpoint.class_labels)")
+    return None
 
 
 def _json(text: str, flag: str) -> dict:

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from baselines._loop import TIME_GRIDS, linear_alpha_bar, released_timesteps, time_grid
 from eps.methods import METHODS, Method, Problem, get_method, register_method
 from eps.operators import TASKS, make_operator
 from eps.priors import random_gmm
@@ -117,6 +118,38 @@ def test_a_new_method_runs_through_the_gmm_bench(tmp_path):
     assert rows.loc["ddnm", "nfe"] == 10
     # a point mass at the prior mean is farther from the posterior than a posterior sampler
     assert rows.loc["throwaway_prior_mean", "sw"] > rows.loc["ddnm", "sw"]
+
+
+@pytest.mark.parametrize("grid", TIME_GRIDS)
+@pytest.mark.parametrize("steps", [1, 7, 100])
+def test_time_grids_decrease_to_zero_with_one_level_per_step(grid, steps):
+    sigmas = time_grid(grid, steps, 0.002, 80.0, 7.0)
+    assert sigmas.shape == (steps + 1,) and sigmas[-1] == 0
+    assert (sigmas[1:] < sigmas[:-1]).all()
+
+
+@pytest.mark.parametrize("grid", ["ddim", "ddpm"])
+def test_released_grids_map_ddpm_timesteps_by_sigma_equal_sqrt_one_minus_abar_over_abar(grid):
+    abar = linear_alpha_bar()[released_timesteps(grid, 25)]
+    sigmas = time_grid(grid, 25, 0.002, 80.0, 7.0)[:-1]
+    torch.testing.assert_close(abar, 1 / (1 + sigmas**2), rtol=1e-12, atol=0)  # x_t = sqrt(abar) (x0 + sigma eps)
+    assert released_timesteps(grid, 1000) == list(range(999, -1, -1))  # every step of the chain
+
+
+def test_unknown_time_grid_and_oversized_grid_are_one_clear_error(gmm):
+    with pytest.raises(ValueError, match="unknown time_grid 'karras'"):
+        get_method("ddnm", time_grid="karras").run(make_problem(gmm, "sr4", 0.05), gmm, 10)
+    with pytest.raises(ValueError, match="do not fit"):
+        released_timesteps("ddpm", 1001)
+
+
+@pytest.mark.parametrize("name", ["dps", "pigdm", "ddnm"])
+def test_edm_grid_is_an_option_of_the_released_grid_baselines(gmm, name):
+    problem = make_problem(gmm, "sr4", 0.05)
+    runs = [get_method(name, **grid).run(problem, gmm, 10, torch.Generator().manual_seed(3))
+            for grid in ({}, {"time_grid": "edm"})]
+    assert all(r.nfe == 10 and torch.isfinite(r.x).all() for r in runs)
+    assert not torch.allclose(runs[0].x, runs[1].x)
 
 
 def test_mpgd_step_size_is_the_released_table_and_the_stated_rule_elsewhere():

@@ -52,3 +52,22 @@ def test_bad_dataset_files_are_one_clear_error(tmp_path):
         read_image_zip(tmp_path / "bad.zip")
     with pytest.raises(ValueError, match="uint8"):
         write_image_zip(np.zeros((2, 4, 4, 3)), tmp_path / "f.zip")
+
+
+def test_folder_class_labels_follow_edms_dataset_tool(tmp_path, capsys):
+    """``--class-labels folders``: the class is the index of the top-level folder among the sorted names (EDM's
+    dataset_tool.py rule, which gives ImageNet's standard wnid order); a loose image is one clear error."""
+    from eps.data import read_image_zip
+    rng = np.random.default_rng(0)
+    for name, wnid in (("a.png", "n02"), ("b.png", "n01"), ("c.png", "n03"), ("d.png", "n01")):
+        (tmp_path / "val" / wnid).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "val" / wnid / name)
+    out = tmp_path / "test.zip"
+    assert eps_main(["prepare-data", "--source", "folder", "--folder", str(tmp_path / "val"), "--resolution", "8",
+                     "--class-labels", "folders", "--out", str(out)]) == 0
+    _, labels = read_image_zip(out)  # files in sorted path order: n01/b, n01/d, n02/a, n03/c
+    assert labels.tolist() == [0, 0, 1, 2]
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "val" / "loose.png")
+    assert eps_main(["prepare-data", "--source", "folder", "--folder", str(tmp_path / "val"), "--resolution", "8",
+                     "--class-labels", "folders", "--out", str(out)]) == 2
+    assert "need every image inside a class folder" in capsys.readouterr().err

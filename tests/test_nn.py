@@ -44,7 +44,7 @@ class Zero(nn.Module):
         super().__init__()
         self.w = nn.Parameter(torch.zeros(()))
 
-    def forward(self, x, c_noise, cond):
+    def forward(self, x, c_noise, cond, class_labels):
         self.c_noise = c_noise
         return torch.zeros_like(x) + self.w
 
@@ -76,8 +76,9 @@ def test_eps_finetune_step0_is_pretrained_denoiser_at_the_pivot(tmp_path):
                                    prior(pivot.mu_star, pivot.sigma))
 
 
-class FakeEDM(nn.Module):
-    """Stands in for an unpickled official EDMPrecond: same state-dict names, plus the entries we drop."""
+class EDMPrecond(nn.Module):
+    """Stands in for an unpickled official EDMPrecond (same class name, constructor arguments and state-dict
+    names, plus the entries we drop)."""
 
     def __init__(self, net):
         super().__init__()
@@ -85,8 +86,11 @@ class FakeEDM(nn.Module):
         self.model.map_augment = nn.Linear(9, 8, bias=False)
         self.model.enc["4x4_down"].conv0.register_buffer("resample_filter", torch.ones(1, 1, 2, 2) / 4)
         self.init_kwargs = dict(img_resolution=8, img_channels=3, label_dim=0, model_type="SongUNet",
-                                model_kwargs=dict(model_channels=8, channel_mult=[1, 2], num_blocks=1,
-                                                  attn_resolutions=[4], encoder_type="standard"))
+                                model_channels=8, channel_mult=[1, 2], num_blocks=1, attn_resolutions=[4],
+                                encoder_type="standard", dropout=0.0, augment_dim=9)
+
+
+FakeEDM = EDMPrecond  # the converter checks the class name
 
 
 def test_converted_edm_checkpoint_loads_one_to_one(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,7 +70,8 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     shards = -(-1000 // cfg["sample"]["shard_size"])
     assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
     assert counts["manual_download"] == 4 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
-    assert counts["download"] == 3 and counts["convert_checkpoint"] == 1  # EDM FFHQ-64 network, 2 FID statistics
+    assert counts["download"] == 4 and counts["convert_checkpoint"] == 2  # 2 EDM networks, 2 FID stats
+    assert "train_prior" not in counts  # both backbones are EDM's published networks
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):
             assert f"results/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
@@ -80,12 +82,20 @@ def test_slurm_profile_dry_run(tmp_path):
     run = snakemake(workdir(tmp_path), "-n", "-p", "--profile", "workflow/profiles/slurm", "--configfile",
                     "config/paper.yaml")
     assert run.returncode == 0, run.stderr
-    assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind prior" in run.stdout
-    # the published FFHQ-64 pickle is converted and used as the backbone; FID against EDM's statistics
-    assert ("eps convert-edm --pkl weights/edm-ffhq-64x64-uncond-vp.pkl --edm-source downloads/edm "
-            "--out weights/edm-ffhq-64x64-uncond-vp.pt") in run.stdout
-    assert "--kind eps --data data/ffhq64/train.zip --init weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
-    assert "--prior weights/edm-ffhq-64x64-uncond-vp.pt" in run.stdout
+    assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind eps" in run.stdout
+    # the published FFHQ-64 and ImageNet-64 pickles are converted and used as the backbones; FID against EDM's
+    # statistics; the class-conditional ImageNet-64 network gets the true class of every image
+    for net, labels in (("edm-ffhq-64x64-uncond-vp", "none"), ("edm-imagenet-64x64-cond-adm", "true_label")):
+        assert (f"eps convert-edm --pkl weights/{net}.pkl --edm-source downloads/edm "
+                f"--out weights/{net}.pt") in run.stdout
+        dataset = "ffhq64" if "ffhq" in net else "imagenet64"
+        assert f"--kind eps --data data/{dataset}/train.zip --init weights/{net}.pt" in run.stdout
+        assert f"--prior weights/{net}.pt" in run.stdout
+        assert re.search(rf"--kind eps --data data/{dataset}/train.zip .* --class-labels {labels} ", run.stdout)
+        assert re.search(rf"--data data/{dataset}/test.zip --prior .* --class-labels {labels} ", run.stdout)
+    assert re.search(r"--kind palette --data data/imagenet64/train.zip .* --class-labels none ", run.stdout)
+    assert "--folder downloads/imagenet/val1000 --resolution 64 --class-labels folders " in run.stdout
+    assert "--folder downloads/ffhq/test1000 --resolution 64 --class-labels none " in run.stdout
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
     assert "--reference weights/imagenet-64x64.npz" in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)

@@ -11,7 +11,7 @@ import argparse
 
 from .archive import write_image_zip
 from .embedded import TEST_PICTURES, TRAIN_PICTURES, embedded_patches
-from .folder import folder_images
+from .folder import folder_class_labels, folder_images
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resolution", type=int, default=32)
     p.add_argument("--folder", help="image folder (--source folder)")
     p.add_argument("--out", nargs="+", required=True, help="embedded: TRAIN.zip TEST.zip; folder: OUT.zip")
+    p.add_argument("--class-labels", choices=("none", "folders"), default="none",
+                   help="folder: 'folders' labels each image by its top-level class folder (EDM's dataset tool rule)")
     a = p.parse_args(argv)
     if a.source == "embedded":
         if len(a.out) != 2:
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if a.folder is None or len(a.out) != 1:
             raise ValueError("--source folder needs --folder DIR and exactly one --out path")
+        labels = folder_class_labels(a.folder) if a.class_labels == "folders" else None
         images = folder_images(a.folder, a.resolution)
-        write_image_zip(images, a.out[0])
+        write_image_zip(images, a.out[0], labels)
         print(f"{a.out[0]}: {len(images)} images {a.resolution}x{a.resolution} from {a.folder}")
     return 0

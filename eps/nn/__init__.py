@@ -1,9 +1,10 @@
-"""Learned denoisers: an EDM-preconditioned UNet, EPS and Palette conditioning, and a network-backed prior."""
+"""Learned denoisers: EDM-preconditioned UNets (DDPM++, ADM), EPS and Palette conditioning, a network-backed prior."""
+from .adm import ADMConfig, ADMUNet
 from .checkpoint import build_network, load_network, save_network
 from .conditioning import eps_condition, degraded_image
 from .precond import EDMPrecond
 from .prior import NetworkPrior, load_prior
 from .unet import UNet, UNetConfig, num_parameters
 
-__all__ = ["UNet", "UNetConfig", "EDMPrecond", "build_network", "load_network", "save_network", "eps_condition",
-           "degraded_image", "NetworkPrior", "load_prior", "num_parameters"]
+__all__ = ["UNet", "UNetConfig", "ADMUNet", "ADMConfig", "EDMPrecond", "build_network", "load_network", "save_network",
+           "eps_condition", "degraded_image", "NetworkPrior", "load_prior", "num_parameters"]

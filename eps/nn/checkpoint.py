@@ -2,20 +2,23 @@
 
 One format family, two kinds of file:
 
-    {"format": "eps-net-v1",   "net": UNetConfig dict, "model": state_dict}             a network (e.g. converted EDM)
+    {"format": "eps-net-v1",   "net": config dict, "model": state_dict}                 a network (e.g. converted EDM)
     {"format": "eps-train-v1", "net": ..., "model": ..., "ema": ..., "optimizer": ..., ...}   a training checkpoint
 
-:func:`load_network` accepts both (a training checkpoint gives its EMA weights). State-dict keys are those of
-:class:`eps.nn.EDMPrecond` around :class:`eps.nn.UNet` (``model.enc.64x64_block0.conv0.weight``, ...), which are
-the names of the published EDM DDPM++ networks (FFHQ-64 unconditional), so their weights convert one to one.
+:func:`load_network` accepts both (a training checkpoint gives its EMA weights). The config dict names its
+``architecture`` (``ddpmpp``: :class:`eps.nn.UNet`; ``adm``: :class:`eps.nn.adm.ADMUNet`; files without the key
+are DDPM++). State-dict keys are those of :class:`eps.nn.EDMPrecond` around the network
+(``model.enc.64x64_block0.conv0.weight``, ...), which are the names of the published EDM networks (FFHQ-64
+unconditional DDPM++, ImageNet-64 class-conditional ADM), so their weights convert one to one.
 
-Converting the official FFHQ-64 pickle (``edm-ffhq-64x64-uncond-vp.pkl``) needs the NVlabs/edm code on
-``sys.path`` only to unpickle it (its classes are pickled by ``torch_utils.persistence``; unpickling runs code
-from the file, so convert only the published pickle); ``eps convert-edm --pkl IN.pkl --edm-source EDM_CLONE
---out NET.pt`` puts the clone on the path, and :func:`convert_edm_pickle` then keeps the EMA state dict, drops the two
-entries our network does not hold (``resample_filter`` buffers: the fixed [1, 1] filter is our average-pool /
-nearest up-sampling; ``map_augment.weight``: augmentation labels are zero at inference) and writes an
-``eps-net-v1`` file. ImageNet-64 (class-conditional ADM) is a different architecture and is not converted.
+Converting an official pickle (``edm-ffhq-64x64-uncond-vp.pkl``, ``edm-imagenet-64x64-cond-adm.pkl``) needs the
+NVlabs/edm code on ``sys.path`` only to unpickle it (its classes are pickled by ``torch_utils.persistence``;
+unpickling runs code from the file, so convert only the published pickle); ``eps convert-edm --pkl IN.pkl
+--edm-source EDM_CLONE --out NET.pt`` puts the clone on the path, and :func:`convert_edm_pickle` checks every
+setting that defines the denoiser (:func:`edm_network_config`: refused with one line unless we compute exactly
+that denoiser), keeps the EMA state dict, drops the entries our network does not hold (``resample_filter``
+buffers: the fixed [1, 1] filter is our average-pool / nearest up-sampling; ``map_augment.weight``:
+augmentation labels are absent at inference) and writes an ``eps-net-v1`` file.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from pathlib import Path
 import torch
 
 from ..io import load_torch, save_torch
+from .adm import ADMConfig, ADMUNet
 from .precond import EDMPrecond
 from .unet import UNet, UNetConfig
 
@@ -35,9 +39,23 @@ TRAIN_FORMAT = "eps-train-v1"
 DROPPED_EDM_KEYS = ("resample_filter", "map_augment.weight")
 
 
+ARCHITECTURES = {"ddpmpp": (UNetConfig, UNet), "adm": (ADMConfig, ADMUNet)}
+
+
+def network_config(net: dict | UNetConfig) -> UNetConfig:
+    """The config object of a saved config dict (its ``architecture`` key; files without one are DDPM++)."""
+    if isinstance(net, UNetConfig):
+        return net
+    architecture = net.get("architecture", "ddpmpp")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown network architecture {architecture!r}; valid: {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[architecture][0].from_dict(net)
+
+
 def build_network(net: dict | UNetConfig) -> EDMPrecond:
-    """An :class:`EDMPrecond` UNet from its config (dict or :class:`UNetConfig`)."""
-    return EDMPrecond(UNet(net if isinstance(net, UNetConfig) else UNetConfig.from_dict(net)))
+    """An :class:`EDMPrecond` network (DDPM++ UNet or ADM) from its config (dict or config object)."""
+    config = network_config(net)
+    return EDMPrecond(ARCHITECTURES[config.architecture][1](config))
 
 
 def read_checkpoint(path: str | Path, formats=(NET_FORMAT, TRAIN_FORMAT)) -> dict:
@@ -96,28 +114,92 @@ def unpickle_edm(pickle_path: str | Path, edm_source: str | Path | None = None):
             sys.path.remove(entry)
 
 
+# What defines an EDM network, with NVlabs/edm's defaults (training/networks.py, commit 008a4e5): the
+# preconditioning's constructor and each architecture's. A key outside these tables is refused, not ignored.
+EDM_PRECOND_DEFAULTS = dict(img_resolution=None, img_channels=None, label_dim=0, use_fp16=False, sigma_min=0.0,
+                            sigma_max=float("inf"), sigma_data=0.5, model_type="DhariwalUNet")
+EDM_MODEL_DEFAULTS = {
+    "SongUNet": dict(augment_dim=0, model_channels=128, channel_mult=[1, 2, 2, 2], channel_mult_emb=4, num_blocks=4,
+                     attn_resolutions=[16], dropout=0.10, label_dropout=0.0, embedding_type="positional",
+                     channel_mult_noise=1, encoder_type="standard", decoder_type="standard", resample_filter=[1, 1]),
+    "DhariwalUNet": dict(augment_dim=0, model_channels=192, channel_mult=[1, 2, 3, 4], channel_mult_emb=4,
+                         num_blocks=3, attn_resolutions=[32, 16, 8], dropout=0.10, label_dropout=0.0),
+}
+# The values our networks implement: DDPM++ is SongUNet with positional embedding, standard encoder/decoder and
+# the [1, 1] filter, unconditional; ADM takes every DhariwalUNet setting. sigma_data is EDMPrecond's 0.5.
+EDM_REQUIRED = {"sigma_data": 0.5}
+SONG_REQUIRED = dict(label_dim=0, embedding_type="positional", channel_mult_noise=1, encoder_type="standard",
+                     decoder_type="standard", resample_filter=[1, 1])
+ARCHITECTURE_OF = {"SongUNet": UNetConfig, "DhariwalUNet": ADMConfig}
+
+
+def edm_network_config(precond_class: str, init_kwargs: dict, source="EDM network") -> UNetConfig:
+    """The config of our network that computes the same denoiser as an EDM network with these constructor
+    arguments; anything we do not implement exactly is one ``ValueError`` naming ``source`` and the setting.
+
+    Checked: the preconditioning class (only ``EDMPrecond``: VP, VE and iDDPM have other c_skip, c_out, c_in,
+    c_noise), ``sigma_data``, the architecture (``SongUNet`` as DDPM++ or ``DhariwalUNet`` as ADM), and for
+    DDPM++ the embedding type, noise-embedding width, encoder/decoder types, resampling filter and label
+    dimension. Not part of the denoiser: ``use_fp16`` (the weights are stored in float32; we run float32),
+    ``sigma_min/sigma_max`` (unused by EDMPrecond's forward), ``augment_dim`` (augmentation labels are absent at
+    inference, so ``map_augment`` is never applied).
+    """
+    if precond_class != "EDMPrecond":
+        raise ValueError(f"{source}: preconditioning {precond_class} is not EDMPrecond (only EDM-preconditioned "
+                         "networks convert: VP/VE/iDDPM use other c_skip, c_out, c_in, c_noise)")
+    model_type = init_kwargs.get("model_type", EDM_PRECOND_DEFAULTS["model_type"])
+    if model_type not in EDM_MODEL_DEFAULTS:
+        raise ValueError(f"{source}: architecture {model_type} is neither SongUNet (DDPM++) nor DhariwalUNet (ADM)")
+    defaults = {**EDM_PRECOND_DEFAULTS, **EDM_MODEL_DEFAULTS[model_type]}
+    unknown = sorted(set(init_kwargs) - set(defaults))
+    if unknown:
+        raise ValueError(f"{source}: unknown {model_type} setting(s) {unknown}; cannot tell what they change")
+    kw = {**defaults, **{k: list(v) if isinstance(v, tuple) else v for k, v in init_kwargs.items()}}
+    required = {**EDM_REQUIRED, **(SONG_REQUIRED if model_type == "SongUNet" else {})}
+    wrong = {k: kw[k] for k, v in required.items() if kw[k] != v}
+    if wrong:
+        raise ValueError(f"{source}: {model_type} with {wrong} is not implemented here (needs {required})")
+    fields = dict(img_resolution=kw["img_resolution"], in_channels=kw["img_channels"], out_channels=kw["img_channels"],
+                  model_channels=kw["model_channels"], channel_mult=tuple(kw["channel_mult"]),
+                  channel_mult_emb=kw["channel_mult_emb"], num_blocks=kw["num_blocks"],
+                  attn_resolutions=tuple(kw["attn_resolutions"]), dropout=float(kw["dropout"]))
+    if model_type == "DhariwalUNet":
+        fields.update(label_dim=kw["label_dim"], label_dropout=float(kw["label_dropout"]))
+    return ARCHITECTURE_OF[model_type](**fields)
+
+
+def edm_weights(config: UNetConfig, state: dict, source="EDM network") -> dict:
+    """An EDM state dict as the float32 state dict of our network of ``config``: the buffers and layers that do
+    not enter the denoiser (``DROPPED_EDM_KEYS``) are dropped and the rest must load one to one (strictly)."""
+    state = {k: v.detach().float().cpu() for k, v in state.items() if not any(k.endswith(d) for d in DROPPED_EDM_KEYS)}
+    try:
+        missing, unexpected = build_network(config).load_state_dict(state, strict=False)
+    except RuntimeError as err:  # a shape mismatch
+        raise ValueError(f"{source}: weights do not fit the {config.architecture} network: "
+                         f"{str(err).splitlines()[-1].strip()}") from err
+    if missing or unexpected:
+        raise ValueError(f"{source}: weights do not fit the {config.architecture} network: {len(missing)} missing "
+                         f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]})")
+    return state
+
+
 def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source: str | Path | None = None) -> None:
-    """Convert an official EDM DDPM++ pickle to an ``eps-net-v1`` file (NVlabs/edm importable or ``edm_source``)."""
+    """Convert an official EDM pickle (DDPM++ or ADM, EDM-preconditioned) to an ``eps-net-v1`` file; nothing is
+    written unless every check of :func:`edm_network_config` passes and the weights load strictly."""
     ema = unpickle_edm(pickle_path, edm_source)
-    kw = dict(ema.init_kwargs)
-    model_kw = kw.get("model_kwargs", kw)
-    if kw.get("model_type") != "SongUNet" or kw.get("label_dim", 0) or model_kw.get("encoder_type", "standard") != "standard":
-        raise ValueError(f"{pickle_path}: only unconditional DDPM++ (SongUNet, standard encoder/decoder) converts")
-    net = UNetConfig(img_resolution=kw["img_resolution"], in_channels=kw["img_channels"], out_channels=kw["img_channels"],
-                     model_channels=model_kw.get("model_channels", 128),
-                     channel_mult=tuple(model_kw.get("channel_mult", (1, 2, 2, 2))),
-                     channel_mult_emb=model_kw.get("channel_mult_emb", 4), num_blocks=model_kw.get("num_blocks", 4),
-                     attn_resolutions=tuple(model_kw.get("attn_resolutions", (16,))))
-    state = {k: v.detach().float().cpu() for k, v in ema.state_dict().items()
-             if not any(k.endswith(d) for d in DROPPED_EDM_KEYS)}
-    build_network(net).load_state_dict(state)  # strict: fails here, before writing, on any name mismatch
-    save_torch({"format": NET_FORMAT, "net": net.to_dict(), "model": state}, out_path)
+    try:
+        init_kwargs, state = dict(ema.init_kwargs), ema.state_dict()
+    except AttributeError as err:
+        raise ValueError(f"{pickle_path}: the 'ema' entry is not an EDM network ({err})") from err
+    config = edm_network_config(type(ema).__name__, init_kwargs, str(pickle_path))
+    save_torch({"format": NET_FORMAT, "net": config.to_dict(), "model": edm_weights(config, state, str(pickle_path))},
+               out_path)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``eps convert-edm --pkl edm-ffhq-64x64-uncond-vp.pkl --edm-source EDM_CLONE --out NET.pt``."""
     p = argparse.ArgumentParser(prog="eps convert-edm",
-                                description="convert a published EDM DDPM++ pickle to an eps-net-v1 network file")
+                                description="convert a published EDM pickle (DDPM++ or ADM) to an eps-net-v1 file")
     p.add_argument("--pkl", required=True, help="official EDM pickle (e.g. edm-ffhq-64x64-uncond-vp.pkl)")
     p.add_argument("--out", required=True, help="eps-net-v1 file to write (atomically)")
     p.add_argument("--edm-source", help="NVlabs/edm clone, needed to unpickle (unless already importable)")
@@ -127,5 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["build_network", "read_checkpoint", "network_from_state", "load_network", "save_network",
-           "convert_edm_pickle", "unpickle_edm", "NET_FORMAT", "TRAIN_FORMAT"]
+__all__ = ["build_network", "network_config", "edm_network_config", "edm_weights", "read_checkpoint",
+           "network_from_state", "load_network", "save_network", "convert_edm_pickle", "unpickle_edm", "NET_FORMAT",
+           "TRAIN_FORMAT"]

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                    help='JSON task -> parameters overriding eps.operators.DEFAULTS, as eps sample takes them '
                         '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
     p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    p.add_argument("--class-labels", choices=("none", "true_label"), default=d.class_labels,
+                   help="class-conditional network (e.g. fine-tuned from EDM's ImageNet-64 ADM): 'true_label' feeds "
+                        "each training image's class from the zip's labels")
     p.add_argument("--model-channels", type=int, default=32)
     p.add_argument("--channel-mult", type=_ints, default=[1, 2, 2])
     p.add_argument("--num-blocks", type=int, default=1)
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(kind=a.kind, data=a.data, init=a.init, steps=a.steps, batch=a.batch, lr=a.lr,
                       lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
                       tasks=list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")],
-                      task_params=params, ckpt_every=a.ckpt_every, device=device,
+                      task_params=params, ckpt_every=a.ckpt_every, class_labels=a.class_labels, device=device,
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,
                                                  num_blocks=a.num_blocks, attn_resolutions=a.attn_resolutions,
                                                  dropout=a.dropout))

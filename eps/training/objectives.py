@@ -80,9 +80,10 @@ def network_inputs(kind: str, x0: Tensor, generator: torch.Generator, sigma_y: f
     return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, degraded_image(op, y, generator)
 
 
-def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None) -> Tensor:
-    """``mean_b w(sigma_b) mean_pixels (D(x_in_b) - x0_b)^2``."""
-    D = net(x_in, sigma, cond)
+def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None,
+                   class_labels: Tensor | None = None) -> Tensor:
+    """``mean_b w(sigma_b) mean_pixels (D(x_in_b) - x0_b)^2`` (``class_labels``: one-hot, class-conditional nets)."""
+    D = net(x_in, sigma, cond, class_labels=class_labels)
     return (edm_weight(sigma) * ((D - x0) ** 2).flatten(1).mean(1)).mean()
 
 

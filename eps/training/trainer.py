@@ -50,6 +50,7 @@ class TrainConfig:
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
     task_params: dict[str, dict] = field(default_factory=dict)  # task -> operator parameters (overrides of DEFAULTS)
     ckpt_every: int = 200
+    class_labels: str = "none"  # "true_label": each training image's class (zip labels) for a class-conditional net
     device: str = "cpu"
     net: dict = field(default_factory=dict)
 
@@ -59,6 +60,8 @@ class TrainConfig:
         self.task_params = resolve_task_params(self.tasks, self.task_params)
         if self.init is not None and self.kind == "prior":
             raise ValueError("--init (fine-tuning) is for the conditional kinds 'eps' and 'palette', not 'prior'")
+        if self.class_labels not in ("none", "true_label"):
+            raise ValueError(f"class_labels must be 'none' or 'true_label', got {self.class_labels!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -97,7 +100,7 @@ def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
     pc = prior.model.config
     if (pc.in_channels, pc.img_resolution) != (C, H):
         raise ValueError(f"--init {cfg.init} is a {pc.in_channels}x{pc.img_resolution}px network; data is {C}x{H}px")
-    net = build_network(UNetConfig.from_dict({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)}))
+    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)})  # the prior's architecture
     missing, unexpected = net.load_state_dict(prior.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("model.cond_conv.") for k in missing), (missing, unexpected)
     return net.requires_grad_(True)
@@ -156,14 +159,20 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
-          callback: Callable[[int], None] | None = None) -> TrainState:
-    """Run (or resume) ``cfg`` writing checkpoints to ``out``; ``callback(step)`` runs after every step."""
+          callback: Callable[[int], None] | None = None, labels: torch.Tensor | None = None) -> TrainState:
+    """Run (or resume) ``cfg`` writing checkpoints to ``out``; ``callback(step)`` runs after every step.
+    With ``cfg.class_labels == "true_label"`` each image's class (``labels``, or the zip's) enters the network."""
     out = Path(out)
     rank, world_size = world()
     torch.manual_seed(cfg.seed)
     out.parent.mkdir(parents=True, exist_ok=True)  # the checkpoint's and the log's folder
     if images is None:
-        images = read_image_zip(cfg.data)[0]
+        images, labels = read_image_zip(cfg.data)
+    if cfg.class_labels == "none":
+        labels = None
+    elif labels is None:
+        raise ValueError(f"{cfg.data} holds no class labels (dataset.json labels null): "
+                         "class_labels true_label needs them")
     if out.exists():
         state = resume_state(cfg, out)
     else:
@@ -201,7 +210,8 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
             callback(state.step)
 
     run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
-              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device, on_step=on_step)
+              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
+              on_step=on_step, labels=labels)
     bar.close()
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time

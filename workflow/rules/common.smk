@@ -96,6 +96,11 @@ def prior_checkpoint(dataset: str) -> str:
     return f"{WEIGHTS_DIR}/{converted_name(published)}" if published else f"{OUT}/models/{dataset}/prior.pt"
 
 
+def class_labels(dataset: str) -> str:
+    """How class labels enter the dataset's backbone (``eps sample/train --class-labels``)."""
+    return config["datasets"][dataset].get("checkpoint", {}).get("class_labels", "none")
+
+
 def download_name(entry: dict) -> str:
     return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
 

@@ -40,11 +40,12 @@ if FOLDERS:
             split="train|test",
         params:
             resolution=lambda w: config["datasets"][w.dataset]["resolution"],
+            labels=lambda w: "folders" if class_labels(w.dataset) == "true_label" else "none",
         log:
             f"{OUT}/logs/data/{{dataset}}-{{split}}.log",
         shell:
             "eps prepare-data --source folder --folder {input} --resolution {params.resolution} "
-            "--out {output} > {log} 2>&1"
+            "--class-labels {params.labels} --out {output} > {log} 2>&1"
 
     rule manual_download:
         """Licensed raw data is not fetched by a rule: this job fails with the config's instructions."""

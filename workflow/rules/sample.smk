@@ -19,6 +19,7 @@ rule sample:
         size=lambda w: shard_range(w.dataset, w.shard)[1],
         task=lambda w: as_json(config["tasks"][w.task]),
         options=lambda w: as_json(config["methods"][w.method].get("options", {})),
+        labels=lambda w: class_labels(w.dataset),
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
     log:
@@ -28,4 +29,5 @@ rule sample:
         "--task {wildcards.task} --task-params {params.task} --method {wildcards.method} "
         "--options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} --start {params.start} "
         "--count {params.size} --num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} "
-        "--batch-size {SAMPLE[batch_size]} --device {config[device]} --out {output} > {log} 2>&1"
+        "--batch-size {SAMPLE[batch_size]} --class-labels {params.labels} --device {config[device]} --out {output} "
+        "> {log} 2>&1"

@@ -51,6 +51,7 @@ rule train_conditional:
         flags=lambda w: train_flags(w.model.partition("_")[0]),
         tasks=lambda w: ",".join(model_tasks(w.model)),
         task_params=lambda w: as_json({t: config["tasks"][t] for t in model_tasks(w.model)}),
+        labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
         finish=lambda w, output: finish(output[0]),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
@@ -58,5 +59,6 @@ rule train_conditional:
         f"{OUT}/logs/train/{{dataset}}/{{model}}.log",
     shell:
         "{TRAIN} --kind {params.kind} --data {input.data} --init {input.init} --tasks {params.tasks} "
-        "--task-params {params.task_params} --sigma-y {SAMPLE[sigma_y]} {params.flags} --out {output}.state > {log} 2>&1 "
+        "--task-params {params.task_params} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels} {params.flags} "
+        "--out {output}.state > {log} 2>&1 "
         "&& {params.finish}"
