@@ -1,6 +1,6 @@
 """Numerical specifications of the metric functions against independent references:
 scikit-image (PSNR, SSIM), an O(n^2) numpy loop and the Gaussian closed form (MMD), the Gaussian
-closed form of the CRPS, and the closed-form Fréchet distance between Gaussians."""
+closed form of the CRPS (fair and nrg estimators, brute force, the scoringrules library), and the closed-form Fréchet distance between Gaussians."""
 import math
 
 import numpy as np
@@ -82,15 +82,19 @@ def test_mmd_is_unbiased_hence_can_be_negative():
     assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(len(values))
 
 
-def test_crps_matches_gaussian_closed_form():
+def _gaussian_crps(mu, s, x):
     """CRPS(N(mu, s^2), x) = s [ z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi) ], z = (x - mu) / s."""
+    z = (x - mu) / s
+    return s * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / math.sqrt(math.pi))
+
+
+def test_crps_matches_gaussian_closed_form():
     g = torch.Generator().manual_seed(4)
     n, k, s = 64, 400, 0.2
     mu = torch.rand(n, generator=g, dtype=torch.float64) * 0.6 - 0.3
     x = mu + s * torch.randn(n, generator=g, dtype=torch.float64) * 1.5
     samples = mu[:, None] + s * torch.randn(n, k, generator=g, dtype=torch.float64)
-    z = ((x - mu) / s).numpy()
-    exact = s * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / math.sqrt(math.pi))
+    exact = _gaussian_crps(mu.numpy(), s, x.numpy())
     # energy form on vectors with D = 1
     got = energy_score(samples[..., None], x[:, None])
     assert got.mean().item() == pytest.approx(exact.mean(), rel=0.01)
@@ -99,13 +103,69 @@ def test_crps_matches_gaussian_closed_form():
     torch.testing.assert_close(pix, 127.5 * got)
 
 
-def test_crps_pixel_equals_energy_score_per_pixel_and_mae_for_one_sample():
+def test_fair_crps_is_unbiased_at_small_k_and_nrg_is_not():
+    """K = 2 samples of N(0, 1) against x = 0: the fair estimator averages to CRPS = 1 - 1/sqrt(pi) (closed
+    form above), the empirical-distribution (nrg) one to CRPS + E|X - X'| / (2K) = CRPS + 1/(K sqrt(pi)).
+    Tolerance: 4 standard errors of the mean over n draws (the estimators' spread measured on the draws)."""
+    g = torch.Generator().manual_seed(5)
+    n, k = 40_000, 2
+    samples = torch.randn(n, k, 1, generator=g, dtype=torch.float64)
+    target = torch.zeros(n, 1, dtype=torch.float64)
+    exact = float(_gaussian_crps(0.0, 1.0, 0.0))
+    fair, nrg = energy_score(samples, target), energy_score(samples, target, estimator="nrg")
+    tol = 4 * max(fair.std().item(), nrg.std().item()) / math.sqrt(n)
+    assert fair.mean().item() == pytest.approx(exact, abs=tol)
+    assert nrg.mean().item() == pytest.approx(exact + 1 / (k * math.sqrt(math.pi)), abs=tol)
+    assert 1 / (k * math.sqrt(math.pi)) > 10 * tol  # the bias is resolved by the test
+
+
+def _brute_force_crps(samples: np.ndarray, target: np.ndarray, fair: bool) -> np.ndarray:
+    """Double loop over sample pairs: ``samples (N, K, D)``, ``target (N, D)`` -> ``(N,)`` (Euclidean norm)."""
+    n, k, _ = samples.shape
+    out = np.empty(n)
+    for m in range(n):
+        error = sum(np.linalg.norm(samples[m, i] - target[m]) for i in range(k)) / k
+        spread = sum(np.linalg.norm(samples[m, i] - samples[m, j]) for i in range(k) for j in range(k) if i != j)
+        out[m] = error - spread / (2 * k * (k - 1) if fair else 2 * k * k)
+    return out
+
+
+@pytest.mark.parametrize("k", range(2, 9))
+def test_crps_estimators_match_brute_force_and_scoringrules(k):
+    """Both estimators against a double loop (energy score, D = 5, and pixel form), and against the
+    scoringrules library (``crps_ensemble`` / ``es_ensemble``, estimator ``fair`` / ``nrg``) when installed."""
+    g = torch.Generator().manual_seed(10 + k)
+    x0 = torch.rand(3, 2, 3, 4, generator=g, dtype=torch.float64) * 2 - 1
+    samples = x0[:, None] + 0.4 * torch.randn(3, k, 2, 3, 4, generator=g, dtype=torch.float64)
+    features = torch.randn(6, k, 5, generator=g, dtype=torch.float64)
+    target = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    per_pixel = (samples.flatten(2).transpose(1, 2).reshape(-1, k, 1), x0.reshape(-1, 1))
+    for estimator in ("fair", "nrg"):
+        fair = estimator == "fair"
+        np.testing.assert_allclose(energy_score(features, target, estimator).numpy(),
+                                   _brute_force_crps(features.numpy(), target.numpy(), fair), rtol=1e-12)
+        pixel = _brute_force_crps(per_pixel[0].numpy(), per_pixel[1].numpy(), fair).reshape(3, -1).mean(1)
+        np.testing.assert_allclose(crps_pixel(samples, x0, estimator).numpy(), 127.5 * pixel, rtol=1e-12)
+    sr = pytest.importorskip("scoringrules")
+    for estimator in ("fair", "nrg"):
+        np.testing.assert_allclose(energy_score(features, target, estimator).numpy(),
+                                   sr.es_ensemble(target.numpy(), features.numpy(), estimator=estimator), rtol=1e-10)
+        obs, fct = x0.flatten(1).numpy(), samples.flatten(2).transpose(1, 2).numpy()  # (N, P), (N, P, K)
+        library = 127.5 * sr.crps_ensemble(obs, fct, m_axis=-1, estimator=estimator).mean(1)
+        np.testing.assert_allclose(crps_pixel(samples, x0, estimator).numpy(), library, rtol=1e-10)
+
+
+def test_crps_pixel_equals_energy_score_per_pixel_and_nrg_is_mae_for_one_sample():
     x0, _ = _images(5, (3, 2, 4, 4))
     samples = x0[:, None] + 0.3 * torch.randn(3, 5, 2, 4, 4, generator=torch.Generator().manual_seed(0))
     per_pixel = energy_score(samples.flatten(2).transpose(1, 2)[..., None], x0.flatten(1)[..., None])
     torch.testing.assert_close(crps_pixel(samples, x0), 127.5 * per_pixel.mean(-1))
     one = samples[:, :1]
-    torch.testing.assert_close(crps_pixel(one, x0), 127.5 * (one[:, 0] - x0).abs().flatten(1).mean(1).double())
+    torch.testing.assert_close(crps_pixel(one, x0, "nrg"), 127.5 * (one[:, 0] - x0).abs().flatten(1).mean(1).double())
+    with pytest.raises(ValueError, match="fair CRPS estimator needs K >= 2"):
+        crps_pixel(one, x0)
+    with pytest.raises(ValueError, match="unknown CRPS estimator 'pwm'"):
+        energy_score(samples.flatten(2), x0.flatten(1), "pwm")
 
 
 def test_frechet_distance_matches_gaussian_closed_form():

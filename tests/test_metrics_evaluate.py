@@ -29,7 +29,9 @@ def test_cli_writes_csvs_with_the_published_columns_and_provenance(tmp_path):
     argv = ["evaluate", "--shards", *map(str, shards), "--per-image", str(per_image), "--summary", str(summary)]
     assert eps_main(argv) == 0
     table = pd.read_csv(summary)
-    assert list(table.columns) == PAPER_COLUMNS + ["sec_per_image", "cost_ratio"]
+    assert list(table.columns) == (PAPER_COLUMNS[:4] + ["num_samples", "crps_estimator"] + PAPER_COLUMNS[4:]
+                                   + ["sec_per_image", "cost_ratio"])
+    assert (table.num_samples == 2).all() and (table.crps_estimator == "fair").all()
     assert sorted(zip(table.method, table.nfe)) == [("dps", 100), ("eps", 20)]
     eps_row = table[table.method == "eps"].iloc[0]
     assert eps_row.sec_per_image == pytest.approx(2.0) and eps_row.cost_ratio == pytest.approx(2.0 / 1.6)
@@ -77,3 +79,19 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing samples" in err and "bad.pt" in err
     assert not out.exists()
+
+
+def test_k_is_reported_and_one_per_cell_and_fair_crps_needs_two_samples(tmp_path):
+    """K (num_samples) comes from the shards; a cell mixing K is one clear error; K = 1 leaves the fair CRPS
+    NaN with the reason, while the nrg estimator is then the mean absolute error."""
+    one = write_shard(tmp_path / "one.pt", n=3, k=1, method="eps")
+    result = evaluate([one])
+    row = result.summary.iloc[0]
+    assert row.num_samples == 1 and math.isnan(row.crps_pix)
+    assert "needs K >= 2 samples per measurement, got K = 1" in result.missing["crps_pix"]
+    shard = torch.load(one, weights_only=True)
+    mae = 127.5 * (shard["samples"][:, 0] - shard["x0"]).abs().mean().item()
+    assert evaluate([one], crps_estimator="nrg").summary.crps_pix.item() == pytest.approx(mae, rel=1e-6)
+    four = write_shard(tmp_path / "four.pt", n=3, k=4, seed=1, method="eps")
+    with pytest.raises(ValueError, match=r"shards hold K = \[1, 4\] samples per measurement; one cell must use one K"):
+        evaluate([one, four])

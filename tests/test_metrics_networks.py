@@ -2,7 +2,7 @@
 
 The weight files here are CREATED LOCALLY with RANDOM values but the real structure (the real file names
 in a temporary ``$TORCH_HOME/hub/checkpoints``; torchvision AlexNet ``features.*`` tensors; torch-fidelity
-InceptionV3's full state dict). They check the plumbing — lookup, loading, shapes, NaN-free numbers —
+InceptionV3's full state dict, convolutions He-initialised so that its features depend on the image). They check the plumbing — lookup, loading, shapes, NaN-free numbers —
 not the published values, which need the real weights (``eps download-weights``).
 """
 import logging
@@ -13,7 +13,7 @@ import torch
 import torchvision
 from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
 
-from eps.metrics import WEIGHTS
+from eps.metrics import WEIGHTS, crps_pixel, energy_score, frechet_distance, mmd_unbiased
 from eps.metrics.evaluate import evaluate, load_networks
 from eps.metrics.inception import inception_features, load_inception
 from eps.metrics.perceptual import load_lpips, lpips_distance
@@ -36,6 +36,9 @@ def random_weights(tmp_path_factory):
         mp.setattr(tf_inception, "load_state_dict_from_url", lambda *a, **k: {})
         mp.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd, *a, **k: None)
         inception = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    for module in inception.modules():  # He-scaled convolutions: torchvision's default init (std 0.1) makes the
+        if isinstance(module, torch.nn.Conv2d):  # pool3 features ~1e-8 and constant, so FID/MMD would be ~0
+            torch.nn.init.kaiming_normal_(module.weight)
     torch.save(inception.state_dict(), checkpoints / WEIGHTS["inception"].filename)
     return home
 
@@ -125,28 +128,55 @@ def test_lpips_is_missing_below_its_minimum_size(random_weights, tmp_path, monke
     assert math.isnan(result.summary.loc[0, "lpips"]) and math.isfinite(result.summary.loc[0, "psnr"])
 
 
-def test_fid_against_published_style_statistics(torch_home, tmp_path, caplog):
-    """A reference ``.npz`` of Inception statistics (``mu`` (2048,), ``sigma`` (2048, 2048), the structure of
-    EDM's fid-refs; values here from the random-weight network) gives the same FID as the reference images it
-    summarises; both MMD columns are reported missing with the reason."""
+def test_paper_config_evaluation_gives_fid_mmd_and_crps_together(torch_home, tmp_path, caplog):
+    """The paper config's evaluation (``eps evaluate --fid-statistics <EDM fid-refs .npz> --crps-estimator fair``,
+    no ``--reference``; the command the evaluate rule writes for config/paper.yaml) on a 64 px stand-in with
+    K = 2: FID against the statistics (``mu`` (2048,), ``sigma`` (2048, 2048), the structure of EDM's fid-refs;
+    values from the random-weight network) equals FID against the images they summarise; MMD and CRPS (fair) are
+    those against the paired test images; every metric is finite, nothing missing."""
     import numpy as np
+    import pandas as pd
 
+    from eps.cli import main as eps_main
     from eps.metrics.frechet import FeatureStatistics
-    path = write_shard(tmp_path / "s.pt", n=3, k=1, seed=0, size=32)
-    reference = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    path = write_shard(tmp_path / "s.pt", n=3, k=2, seed=0, size=64)
+    reference = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(5)) * 2 - 1
     np.savez(tmp_path / "images.npz", x0=reference.numpy())
     stats = FeatureStatistics.of(inception_features(load_inception(), reference))
     assert stats.mu.shape == (2048,) and stats.sigma.shape == (2048, 2048)
     np.savez(tmp_path / "ffhq-64x64.npz", mu=stats.mu, sigma=stats.sigma)
-    by_images = evaluate([path], reference=tmp_path / "images.npz")
+    summary = tmp_path / "summary.csv"
     with caplog.at_level(logging.WARNING, logger="eps.metrics"):
-        by_stats = evaluate([path], reference=tmp_path / "ffhq-64x64.npz")
-    assert by_stats.summary.loc[0, "fid"] == pytest.approx(by_images.summary.loc[0, "fid"], rel=1e-6)
-    assert math.isfinite(by_images.summary.loc[0, "mmd_inception"])
-    for column in ("mmd_pix", "mmd_inception"):
-        assert math.isnan(by_stats.summary.loc[0, column])
-        assert "ffhq-64x64.npz holds feature statistics" in by_stats.missing[column]
-    assert len(caplog.records) == 1 and "MMD needs reference images" in by_stats.per_image["missing_reason"][0]
-    np.savez(tmp_path / "small.npz", mu=stats.mu[:64], sigma=stats.sigma[:64, :64])
+        assert eps_main(["evaluate", "--shards", str(path), "--fid-statistics", str(tmp_path / "ffhq-64x64.npz"),
+                         "--crps-estimator", "fair", "--per-image", str(tmp_path / "p.csv"),
+                         "--summary", str(summary)]) == 0
+    assert not caplog.records
+    row = pd.read_csv(summary).iloc[0]
+    for column in ("psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"):
+        assert math.isfinite(row[column]), column
+    assert row.num_samples == 2 and row.crps_estimator == "fair"
+    shard = torch.load(path, weights_only=True)
+    first, x0 = shard["samples"][:, 0], shard["x0"]
+    model = load_inception()
+    f_samples, f_x0 = inception_features(model, shard["samples"].flatten(0, 1)).view(3, 2, -1), inception_features(model, x0)
+    f_first = f_samples[:, 0]
+    assert row.fid == pytest.approx(frechet_distance(f_first, inception_features(model, reference)), rel=1e-6)
+    assert row.mmd_pix == pytest.approx(mmd_unbiased(first, x0), rel=1e-9)
+    assert row.mmd_inception == pytest.approx(mmd_unbiased(f_first, f_x0), rel=1e-6)
+    assert row.crps_pix == pytest.approx(crps_pixel(shard["samples"], x0).mean().item(), rel=1e-9)
+    assert row.crps_inception == pytest.approx(energy_score(f_samples, f_x0).mean().item(), rel=1e-6)
+
+
+def test_statistics_and_images_are_not_interchangeable(torch_home, tmp_path):
+    import numpy as np
+
+    path = write_shard(tmp_path / "s.pt", n=3, k=2, seed=0, size=32)
+    np.savez(tmp_path / "stats.npz", mu=np.zeros(2048), sigma=np.eye(2048))
+    np.savez(tmp_path / "images.npz", x0=np.zeros((2, 3, 32, 32), np.float32))
+    with pytest.raises(ValueError, match="stats.npz holds Inception feature statistics .* pass it as --fid-statistics"):
+        evaluate([path], reference=tmp_path / "stats.npz")
+    with pytest.raises(ValueError, match="images.npz hold images, not Inception statistics"):
+        evaluate([path], fid_statistics=tmp_path / "images.npz")
+    np.savez(tmp_path / "small.npz", mu=np.zeros(64), sigma=np.eye(64))
     with pytest.raises(ValueError, match="64-d features; FID uses 2048-d"):
-        evaluate([path], reference=tmp_path / "small.npz")
+        evaluate([path], fid_statistics=tmp_path / "small.npz")

@@ -69,7 +69,8 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
     shards = -(-1000 // cfg["sample"]["shard_size"])
     assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
-    assert counts["manual_download"] == 4 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
+    assert counts["manual_download"] == 3 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
+    assert counts["prepare_folder"] == 2  # train and test of a dataset in one job (it refuses any overlap)
     assert counts["download"] == 4 and counts["convert_checkpoint"] == 2  # 2 EDM networks, 2 FID stats
     assert "train_prior" not in counts  # both backbones are EDM's published networks
     for method in PAPER_METHODS:
@@ -94,10 +95,17 @@ def test_slurm_profile_dry_run(tmp_path):
         assert re.search(rf"--kind eps --data data/{dataset}/train.zip .* --class-labels {labels} ", run.stdout)
         assert re.search(rf"--data data/{dataset}/test.zip --prior .* --class-labels {labels} ", run.stdout)
     assert re.search(r"--kind palette --data data/imagenet64/train.zip .* --class-labels none ", run.stdout)
-    assert "--folder downloads/imagenet/val1000 --resolution 64 --class-labels folders " in run.stdout
-    assert "--folder downloads/ffhq/test1000 --resolution 64 --class-labels none " in run.stdout
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
-    assert "--reference weights/imagenet-64x64.npz" in run.stdout
+    # MMD and CRPS against the paired test images, FID against EDM's statistics, in one evaluation
+    assert "--fid-statistics weights/imagenet-64x64.npz --crps-estimator fair --weights-dir" in run.stdout
+    evaluations = [line for line in run.stdout.splitlines() if "eps evaluate" in line]
+    assert len(evaluations) == 10 and not any("--reference" in line for line in evaluations)
+    # test images excluded from training: FFHQ 00000-00999 (folder 00000), ImageNet validation one per class
+    assert ("eps prepare-data --source folder --folders downloads/ffhq/images1024x1024 downloads/ffhq/images1024x1024 "
+            '--select \'{"test": {"include": ["00000/*"]}, "train": {"exclude": ["00000/*"]}}\' --class-labels none '
+            ) in run.stdout
+    assert ("--folders downloads/imagenet/train downloads/imagenet/val --select '{\"test\": {\"first_per_folder\": 1}}' "
+            "--class-labels folders ") in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
     gauss = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["tasks"]["deblur_gauss"]
     assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
@@ -106,6 +114,7 @@ def test_slurm_profile_dry_run(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda cfg: cfg.pop("edm_source"), "git clone https://github.com/NVlabs/edm and set edm_source"),
     (lambda cfg: cfg["datasets"]["imagenet64"].pop("fid_reference"), "datasets ['imagenet64'] have no fid_reference"),
+    (lambda cfg: cfg["sample"].update(num_samples=1), "fair CRPS estimator needs sample.num_samples >= 2"),
 ])
 def test_paper_config_without_edm_source_or_statistics_is_one_clear_error(tmp_path, change, message):
     cwd = workdir(tmp_path)
@@ -153,7 +162,10 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
 
     summary = pd.read_csv(report / "summary.csv")
     reference = pd.read_csv(ROOT / "results" / "reference" / "paper_table_64px.csv")
-    assert list(summary.columns) == list(reference.columns) + ["sec_per_image", "cost_ratio"]
+    assert list(summary.columns) == (list(reference.columns[:4]) + ["num_samples", "crps_estimator"]
+                                     + list(reference.columns[4:]) + ["sec_per_image", "cost_ratio"])
+    assert (summary["num_samples"] == 2).all()  # config/tiny.yaml's K
+    assert "K = 2 posterior samples per measurement" in (report / "summary.md").read_text()
     assert set(summary["method"]) == {"eps", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
     tasks = (report / "tasks.csv").read_text()
     assert "factor=4" in tasks and "filter=bicubic" in tasks and "operator_stream=stream_seed(seed, 0, image)" in tasks

@@ -1,40 +1,79 @@
-"""``eps prepare-data``: write EDM-layout dataset zips.
+"""``eps prepare-data``: write the train and test EDM-layout dataset zips of one dataset.
 
     eps prepare-data --source embedded --resolution 32 --out data/embedded-32/train.zip data/embedded-32/test.zip
-    eps prepare-data --source folder --folder ~/ffhq --resolution 64 --out data/ffhq-64.zip
+    eps prepare-data --source folder --folders ~/ffhq/images1024x1024 ~/ffhq/images1024x1024 \\
+        --select '{"train": {"exclude": ["00000/*"]}, "test": {"include": ["00000/*"]}}' \\
+        --resolution 64 --out data/ffhq64/train.zip data/ffhq64/test.zip
 
-``embedded`` needs two outputs (train, test; split by source picture); ``folder`` writes one.
+``embedded`` splits by source picture. ``folder`` reads a train and a test folder (they may be the same
+folder, split by ``--select``: per split ``include`` / ``exclude`` glob patterns on the relative path and
+``first_per_folder``), with ``--class-labels folders`` the class index of each image's top-level folder among the
+train split's class folders (EDM's rule). A configuration whose train and test images overlap -- equal
+decoded pixels, whatever the file names -- is refused with one error before anything is written.
 """
 from __future__ import annotations
 
 import argparse
+import json
 
 from .archive import write_image_zip
 from .embedded import TEST_PICTURES, TRAIN_PICTURES, embedded_patches
-from .folder import folder_class_labels, folder_images
+from .folder import Selection, class_folders, class_labels, folder_images, image_files, overlap
+
+SPLITS = ("train", "test")
+
+
+def selections(text: str) -> dict[str, Selection]:
+    """``--select`` JSON -> a Selection per split."""
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--select is not valid JSON: {err}") from err
+    if not isinstance(spec, dict) or set(spec) - set(SPLITS):
+        raise ValueError(f"--select must be a JSON object with keys among {SPLITS}, got {text}")
+    return {split: Selection.from_dict(spec.get(split, {}), split) for split in SPLITS}
+
+
+def prepare_folders(folders: list[str], select: dict[str, Selection], resolution: int, labels: bool,
+                    out: list[str]) -> None:
+    """Read both splits, refuse any train/test overlap by content hash, then write both zips."""
+    files = {split: image_files(folder, select[split]) for split, folder in zip(SPLITS, folders)}
+    loaded = {split: folder_images(folder, files[split], resolution) for split, folder in zip(SPLITS, folders)}
+    shared = overlap(loaded["train"][1], loaded["test"][1], files["train"], files["test"])
+    if shared:
+        pairs = ", ".join(f"{folders[0]}/{a} = {folders[1]}/{b}" for a, b in shared[:3])
+        raise ValueError(f"train and test sets overlap: {len(shared)} train image(s) have the content of a test "
+                         f"image ({pairs}{', ...' if len(shared) > 3 else ''}); exclude the test images from the "
+                         "train split (--select / the config's datasets.<name>.select)")
+    classes = class_folders(files["train"]) if labels else None
+    for split, folder, path in zip(SPLITS, folders, out):
+        images = loaded[split][0]
+        write_image_zip(images, path, class_labels(files[split], classes, folder) if labels else None)
+        print(f"{path}: {len(images)} images {resolution}x{resolution} from {folder}"
+              + (f", labels of {len(classes)} class folders" if labels else ""))
+    print(f"train and test share no image (sha256 of the decoded pixels of {len(files['train'])} + "
+          f"{len(files['test'])} images)")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps prepare-data", description=__doc__.split("\n\n")[0])
     p.add_argument("--source", required=True, choices=("embedded", "folder"))
     p.add_argument("--resolution", type=int, default=32)
-    p.add_argument("--folder", help="image folder (--source folder)")
-    p.add_argument("--out", nargs="+", required=True, help="embedded: TRAIN.zip TEST.zip; folder: OUT.zip")
+    p.add_argument("--folders", nargs=2, metavar=("TRAIN_DIR", "TEST_DIR"), help="image folders (--source folder)")
+    p.add_argument("--select", default="{}", help='JSON: {"train": {...}, "test": {...}} with keys include, '
+                                                  "exclude (glob patterns on relative paths), first_per_folder")
     p.add_argument("--class-labels", choices=("none", "folders"), default="none",
-                   help="folder: 'folders' labels each image by its top-level class folder (EDM's dataset tool rule)")
+                   help="'folders': label each image by its top-level (class) folder, indexed among the train "
+                        "split's (EDM's dataset tool rule)")
+    p.add_argument("--out", nargs=2, required=True, metavar=("TRAIN_ZIP", "TEST_ZIP"))
     a = p.parse_args(argv)
     if a.source == "embedded":
-        if len(a.out) != 2:
-            raise ValueError(f"--source embedded writes a train and a test zip: give two --out paths, got {a.out}")
         for pictures, out in ((TRAIN_PICTURES, a.out[0]), (TEST_PICTURES, a.out[1])):
             images = embedded_patches(pictures, a.resolution)
             write_image_zip(images, out)
             print(f"{out}: {len(images)} patches {a.resolution}x{a.resolution} from {', '.join(pictures)}")
     else:
-        if a.folder is None or len(a.out) != 1:
-            raise ValueError("--source folder needs --folder DIR and exactly one --out path")
-        labels = folder_class_labels(a.folder) if a.class_labels == "folders" else None
-        images = folder_images(a.folder, a.resolution)
-        write_image_zip(images, a.out[0], labels)
-        print(f"{a.out[0]}: {len(images)} images {a.resolution}x{a.resolution} from {a.folder}")
+        if a.folders is None:
+            raise ValueError("--source folder needs --folders TRAIN_DIR TEST_DIR")
+        prepare_folders(a.folders, selections(a.select), a.resolution, a.class_labels == "folders", a.out)
     return 0

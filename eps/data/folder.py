@@ -1,54 +1,116 @@
 """A folder of images (e.g. FFHQ or ImageNet) to the EDM-layout zip: centre-crop to a square, resize.
 
-Files are taken in sorted path order (``*.png, *.jpg, *.jpeg``, recursively); resizing uses PIL's
-``LANCZOS`` filter, as EDM's dataset tool does for its centre-crop transform.
+Files are taken in sorted relative-path order (``*.png, *.jpg, *.jpeg``, recursively), optionally narrowed by
+a selection (glob patterns on the relative path; the first N files of every top-level folder). Resizing uses
+PIL's ``LANCZOS`` filter after a centre crop, as EDM's ``dataset_tool.py --transform=center-crop`` does
+(NVlabs/edm, commit 008a4e5, ``center_crop``). Class labels follow the same tool's rule: the index of the
+file's top-level folder name among the sorted top-level folder names (``open_image_folder``).
 
-Class labels (for a class-conditional backbone) follow EDM's dataset tool (``dataset_tool.py``, NVlabs/edm
-008a4e5): the class of a file is the index of its top-level folder among the sorted top-level folder names,
-so ImageNet's ``train/<wnid>/...`` gives the standard class order EDM's ImageNet-64 network was trained with;
-a test folder must hold the same class folders (e.g. ``val1000/<wnid>/``, one image for each of the 1000).
+Every image also gets a content hash (sha256 of its decoded RGB pixels and size, before resizing), so a
+train/test overlap is found whatever the files are called or how they are encoded losslessly.
 """
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
+SELECTION_KEYS = ("include", "exclude", "first_per_folder")
 
 
-def image_files(folder: str | Path) -> list[Path]:
-    """The image files under ``folder`` in sorted path order."""
-    folder = Path(folder)
+@dataclass
+class Selection:
+    """Which files of a folder a split takes: relative paths matching any ``include`` pattern (all files when
+    empty) and no ``exclude`` pattern, then at most ``first_per_folder`` files (by name) per top-level folder."""
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    first_per_folder: int | None = None
+
+    @classmethod
+    def from_dict(cls, spec: dict, name: str) -> "Selection":
+        unknown = set(spec) - set(SELECTION_KEYS)
+        if unknown:
+            raise ValueError(f"selection of {name}: unknown key(s) {sorted(unknown)}; valid: {', '.join(SELECTION_KEYS)}")
+        return cls(list(spec.get("include", [])), list(spec.get("exclude", [])), spec.get("first_per_folder"))
+
+
+def top_folder(relative: str) -> str:
+    return relative.split("/")[0] if "/" in relative else ""
+
+
+def image_files(folder: str | Path, selection: Selection | None = None) -> list[str]:
+    """The selected image files under ``folder`` as sorted posix paths relative to it."""
+    folder, selection = Path(folder), selection or Selection()
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)
+    if selection.include:
+        files = [f for f in files if any(fnmatch.fnmatchcase(f, pattern) for pattern in selection.include)]
+    files = [f for f in files if not any(fnmatch.fnmatchcase(f, pattern) for pattern in selection.exclude)]
+    if selection.first_per_folder is not None:
+        taken: dict[str, int] = {}
+        kept = []
+        for f in files:
+            taken[top_folder(f)] = taken.get(top_folder(f), 0) + 1
+            if taken[top_folder(f)] <= selection.first_per_folder:
+                kept.append(f)
+        files = kept
     if not files:
-        raise ValueError(f"image folder {folder} holds no {'/'.join(EXTENSIONS)} files")
+        raise ValueError(f"image folder {folder} holds no selected {'/'.join(EXTENSIONS)} files")
     return files
 
 
-def folder_class_labels(folder: str | Path) -> list[int]:
-    """The class of every image of :func:`image_files`: the index of its top-level folder among the sorted names."""
-    relative = [f.relative_to(folder).parts for f in image_files(folder)]
-    if any(len(parts) < 2 for parts in relative):
-        raise ValueError(f"image folder {folder}: class labels need every image inside a class folder "
-                         f"(<class>/<image>), found {Path(*next(p for p in relative if len(p) < 2))}")
-    classes = {name: index for index, name in enumerate(sorted({parts[0] for parts in relative}))}
-    return [classes[parts[0]] for parts in relative]
+def content_hash(image: Image.Image) -> str:
+    """sha256 of the decoded RGB pixels and the size: equal for equal pictures whatever the file name or
+    lossless encoding."""
+    return hashlib.sha256(f"{image.width}x{image.height}".encode() + image.tobytes()).hexdigest()
 
 
-def folder_images(folder: str | Path, resolution: int) -> np.ndarray:
-    """Every image under ``folder`` as uint8 ``(N, r, r, 3)``."""
-    out = []
-    for f in image_files(folder):
-        img = Image.open(f).convert("RGB")
+def folder_images(folder: str | Path, files: list[str], resolution: int) -> tuple[np.ndarray, list[str]]:
+    """``files`` (relative to ``folder``) as uint8 ``(N, r, r, 3)``, centre-cropped and resized, and their
+    content hashes."""
+    out, hashes = [], []
+    for f in files:
+        try:
+            img = Image.open(Path(folder) / f).convert("RGB")
+        except OSError as err:
+            raise ValueError(f"image {Path(folder) / f} is not a readable image: {err}") from err
+        hashes.append(content_hash(img))
         side = min(img.size)
         left, top = (img.width - side) // 2, (img.height - side) // 2
         img = img.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)
         out.append(np.asarray(img))
-    return np.stack(out)
+    return np.stack(out), hashes
 
 
-__all__ = ["folder_images", "folder_class_labels", "image_files"]
+def class_labels(files: list[str], classes: list[str], folder: str | Path) -> list[int]:
+    """The index of each file's top-level folder in ``classes`` (sorted class folder names)."""
+    index = {name: i for i, name in enumerate(classes)}
+    unknown = sorted({top_folder(f) for f in files} - set(index))
+    if unknown:
+        raise ValueError(f"image folder {folder}: class folder(s) {unknown[:5]} are not among the {len(classes)} "
+                         "class folders of the train split")
+    return [index[top_folder(f)] for f in files]
+
+
+def class_folders(files: list[str]) -> list[str]:
+    """Sorted top-level folder names of ``files`` (EDM's label rule needs more than one)."""
+    names = sorted({top_folder(f) for f in files})
+    if len(names) < 2 or "" in names:
+        raise ValueError(f"class labels need the images in one folder per class; found folders {names[:5]}")
+    return names
+
+
+def overlap(train_hashes: list[str], test_hashes: list[str], train_files: list[str],
+            test_files: list[str]) -> list[tuple[str, str]]:
+    """``(train file, test file)`` pairs with equal content."""
+    by_hash = {h: f for h, f in zip(test_hashes, test_files)}
+    return [(f, by_hash[h]) for h, f in zip(train_hashes, train_files) if h in by_hash]
+
+
+__all__ = ["Selection", "image_files", "folder_images", "content_hash", "class_labels", "class_folders", "overlap"]

@@ -2,21 +2,23 @@
 
 Per measurement (per-image CSV): PSNR, SSIM and LPIPS of the FIRST posterior sample against ``x0``;
 ``psnr_posterior_mean``, the PSNR of the average of the K samples; ``crps_pix`` ([0, 255] units) and
-``crps_inception`` from all K samples.
+``crps_inception`` from all K samples against the paired ``x0`` (``--crps-estimator``: ``fair``, the
+unbiased estimator, by default; ``nrg``, the biased empirical-distribution form; see ``eps.metrics.crps``).
 
-Per ``(dataset, task, method, nfe)`` (summary CSV, exactly the columns of
-``reference/paper_table_64px.csv`` plus ``sec_per_image, cost_ratio``): the means of the per-image
-metrics; FID and MMD (pixel and Inception space) between the set of first samples and the reference set
-(the group's own ``x0`` unless ``--reference`` is given). A ``--reference`` ``.npz`` holding ``mu`` and
-``sigma`` (EDM's published FID statistics of 2048-d Inception pool3 features) gives FID from those
-statistics directly; MMD needs reference samples, so both MMD columns are then reported missing; ``sec_per_image = sum(seconds) / sum(N K)``
-and ``cost_ratio = sum(seconds) / sum(seconds_uncond)`` (the method against the unconditional backbone
+Per ``(dataset, task, method, nfe)`` (summary CSV: the columns of ``reference/paper_table_64px.csv`` plus
+``num_samples`` (K, the posterior samples per measurement), ``crps_estimator``, ``sec_per_image`` and
+``cost_ratio``): the means of the per-image metrics; MMD (pixel and Inception space) between the set of
+first samples and the reference images (the group's own paired ``x0`` unless ``--reference`` names other
+images); FID against the same reference images, or, with ``--fid-statistics`` (an ``.npz`` holding ``mu`` and
+``sigma``: EDM's published statistics of 2048-d Inception pool3 features), against those statistics, in the
+same run as MMD and CRPS. ``sec_per_image = sum(seconds) / sum(N K)`` and
+``cost_ratio = sum(seconds) / sum(seconds_uncond)`` (the method against the unconditional backbone
 sampler at the same NFE, timed by the sampling stage in the same process). ``nfe`` is the shard's
 ``nfe`` (forward passes per sample as the method counts them).
 
-A metric whose network weights are absent offline (or LPIPS on images under 31 px) is NaN, named in
-the per-image ``missing_reason`` column and in the provenance record's ``missing`` field, and announced
-by one warning line.
+A metric whose network weights are absent offline (or LPIPS on images under 31 px, or the fair CRPS with
+K = 1) is NaN, named in the per-image ``missing_reason`` column and in the provenance record's ``missing``
+field, and announced by one warning line.
 Each CSV gets a provenance record next to it (``<csv>.provenance.json``).
 """
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from eps.metrics.crps import crps_pixel, energy_score
+from eps.metrics.crps import ESTIMATORS, crps_pixel, energy_score, estimator_defined
 from eps.metrics.frechet import FeatureStatistics, frechet_distance
 from eps.metrics.inception import FEATURE, inception_features, load_inception
 from eps.metrics.mmd import mmd_unbiased
@@ -47,9 +49,9 @@ from eps.provenance import write_provenance
 log = logging.getLogger("eps.metrics")
 
 GROUP = ["dataset", "task", "method", "nfe"]
-SUMMARY_COLUMNS = GROUP + ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix",
-                           "crps_inception", "sec_per_image", "cost_ratio"]
-PER_IMAGE_COLUMNS = GROUP + ["seed", "sigma_y", "shard", "index", "psnr", "ssim", "lpips",
+SUMMARY_COLUMNS = GROUP + ["num_samples", "crps_estimator", "psnr", "ssim", "lpips", "fid", "mmd_pix",
+                           "mmd_inception", "crps_pix", "crps_inception", "sec_per_image", "cost_ratio"]
+PER_IMAGE_COLUMNS = GROUP + ["num_samples", "seed", "sigma_y", "shard", "index", "psnr", "ssim", "lpips",
                              "psnr_posterior_mean", "crps_pix", "crps_inception", "missing_reason"]
 # Each network: (attribute of Networks, loader, metrics that depend on it).
 NETWORKS = (("lpips", load_lpips, ("lpips",)),
@@ -90,94 +92,125 @@ class Evaluation:
     missing: dict[str, str]
 
 
-def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: int) -> dict[str, Any]:
-    """Per-image rows plus the first samples (and Inception features) the group metrics need."""
+def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: int,
+                 crps_estimator: str) -> dict[str, Any]:
+    """Per-image rows plus the first samples (and Inception features) the group metrics need. CRPS is NaN
+    where the estimator is undefined for the shard's K (the fair estimator at K = 1)."""
     x0, samples = shard["x0"].float(), shard["samples"].float()
     first = samples[:, 0]
-    scores: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr", "ssim", "lpips", "psnr_posterior_mean",
-                                                             "crps_pix")}
-    for idx in torch.arange(x0.shape[0]).split(batch_size):
+    n, k = samples.shape[:2]
+    crps = estimator_defined(k, crps_estimator)
+    scores: dict[str, list[torch.Tensor]] = {key: [] for key in ("psnr", "ssim", "lpips", "psnr_posterior_mean",
+                                                                 "crps_pix")}
+    for idx in torch.arange(n).split(batch_size):
         scores["psnr"].append(psnr(first[idx], x0[idx]))
         scores["ssim"].append(ssim(first[idx], x0[idx]))
         scores["psnr_posterior_mean"].append(psnr(samples[idx].mean(1), x0[idx]))
-        scores["crps_pix"].append(crps_pixel(samples[idx], x0[idx]))
+        if crps:
+            scores["crps_pix"].append(crps_pixel(samples[idx], x0[idx], crps_estimator))
         if nets.lpips is not None:
             scores["lpips"].append(lpips_distance(nets.lpips, first[idx], x0[idx]))
-    n, k = samples.shape[:2]
     columns = {key: torch.cat(v).double() if v else torch.full((n,), math.nan, dtype=torch.float64)
                for key, v in scores.items()}
+    columns["crps_inception"] = torch.full((n,), math.nan, dtype=torch.float64)
     features = None
     if nets.inception is not None:
         f_samples = inception_features(nets.inception, samples.flatten(0, 1), batch_size).view(n, k, -1)
         f_x0 = inception_features(nets.inception, x0, batch_size)
-        columns["crps_inception"] = energy_score(f_samples, f_x0)
+        if crps:
+            columns["crps_inception"] = energy_score(f_samples, f_x0, crps_estimator)
         features = {"first": f_samples[:, 0], "x0": f_x0}
-    else:
-        columns["crps_inception"] = torch.full((n,), math.nan, dtype=torch.float64)
     meta = shard["meta"]
     rows = pd.DataFrame({
         "dataset": meta["dataset"], "task": meta["task"], "method": meta["method"], "nfe": int(shard["nfe"]),
-        "seed": meta["seed"], "sigma_y": meta["sigma_y"], "shard": name, "index": range(n),
+        "num_samples": k, "seed": meta["seed"], "sigma_y": meta["sigma_y"], "shard": name, "index": range(n),
         **{key: value.numpy() for key, value in columns.items()},
     })
     return {"rows": rows, "first": first, "x0": x0, "features": features,
             "seconds": float(shard["seconds"]), "seconds_uncond": float(shard["seconds_uncond"]), "images": n * k}
 
 
-def _distribution_metrics(parts: list[dict[str, Any]], reference: torch.Tensor | FeatureStatistics | None,
-                          f_reference: torch.Tensor | None, nets: Networks) -> dict[str, float]:
-    """FID and MMD of one group's first samples against the reference set (its own x0 by default), or FID
-    alone against reference Inception statistics."""
+def _distribution_metrics(parts: list[dict[str, Any]], ref_images: torch.Tensor | None,
+                          f_ref_images: torch.Tensor | None, fid_statistics: FeatureStatistics | None,
+                          nets: Networks) -> dict[str, float]:
+    """MMD (pixel, Inception) of one group's first samples against the reference images (the group's own
+    paired x0 unless other images are given); FID against the same images, or against ``fid_statistics``."""
     first = torch.cat([p["first"] for p in parts])
-    statistics = isinstance(reference, FeatureStatistics)
-    ref = torch.cat([p["x0"] for p in parts]) if reference is None else reference
+    ref = torch.cat([p["x0"] for p in parts]) if ref_images is None else ref_images
     out = {"fid": math.nan, "mmd_pix": math.nan, "mmd_inception": math.nan}
-    if len(first) < 2 or (not statistics and len(ref) < 2):
+    if len(first) < 2 or len(ref) < 2:
         return out
-    if not statistics:
-        out["mmd_pix"] = mmd_unbiased(first, ref)
+    out["mmd_pix"] = mmd_unbiased(first, ref)
     if nets.inception is not None:
         f_first = torch.cat([p["features"]["first"] for p in parts])
-        f_ref = reference if statistics else (torch.cat([p["features"]["x0"] for p in parts])
-                                              if f_reference is None else f_reference)
-        out["fid"] = frechet_distance(f_first, f_ref)
-        if not statistics:
-            out["mmd_inception"] = mmd_unbiased(f_first, f_ref)
+        f_ref = torch.cat([p["features"]["x0"] for p in parts]) if f_ref_images is None else f_ref_images
+        out["mmd_inception"] = mmd_unbiased(f_first, f_ref)
+        out["fid"] = frechet_distance(f_first, f_ref if fid_statistics is None else fid_statistics)
     return out
 
 
+def _reference_images(path: str | os.PathLike, shapes: set[tuple]) -> torch.Tensor:
+    """The ``--reference`` images, checked against the shards' image shape."""
+    ref = load_reference(path)
+    if isinstance(ref, FeatureStatistics):
+        raise ValueError(f"reference {path} holds Inception feature statistics (mu, sigma), not images: pass it "
+                         "as --fid-statistics (FID); MMD needs reference images")
+    if shapes != {tuple(ref.shape[1:])}:
+        raise ValueError(f"reference {path}: images {tuple(ref.shape[1:])} do not match the shards' {sorted(shapes)}")
+    return ref
+
+
+def _fid_statistics(path: str | os.PathLike) -> FeatureStatistics:
+    """The ``--fid-statistics`` file: ``mu`` and ``sigma`` of 2048-d Inception pool3 features."""
+    stats = load_reference(path)
+    if not isinstance(stats, FeatureStatistics):
+        raise ValueError(f"fid statistics {path} hold images, not Inception statistics (arrays mu, sigma): pass "
+                         "images as --reference")
+    if stats.mu.shape != (int(FEATURE),):
+        raise ValueError(f"fid statistics {path}: statistics of {stats.mu.shape[0]}-d features; FID uses "
+                         f"{FEATURE}-d Inception pool3 features")
+    return stats
+
+
+def _one_k(key: tuple, rows: pd.DataFrame) -> int:
+    """The group's K; one (dataset, task, method, nfe) cell must use one K."""
+    ks = sorted(int(k) for k in rows["num_samples"].unique())
+    if len(ks) != 1:
+        cell = "/".join(str(v) for v in key)
+        raise ValueError(f"cell {cell} ({'/'.join(GROUP)}): shards hold K = {ks} samples per measurement; "
+                         "one cell must use one K")
+    return ks[0]
+
+
 def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike | None = None,
-             weights_dir: str | os.PathLike | None = None, device: str = "cpu",
-             batch_size: int = 64) -> Evaluation:
+             weights_dir: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 64,
+             fid_statistics: str | os.PathLike | None = None, crps_estimator: str = "fair") -> Evaluation:
     """Score the shards (see the module docstring); no files are written."""
     if not shards:
         raise ValueError("no shards given")
+    if crps_estimator not in ESTIMATORS:
+        raise ValueError(f"unknown CRPS estimator {crps_estimator!r}; valid: {', '.join(ESTIMATORS)}")
     loaded = [(Path(path), load_shard(path)) for path in shards]  # every input is checked before any work
-    ref = load_reference(reference) if reference is not None else None
-    ref_images = ref if isinstance(ref, torch.Tensor) else None
     shapes = {tuple(shard["x0"].shape[1:]) for _, shard in loaded}
-    if ref_images is not None and shapes != {tuple(ref_images.shape[1:])}:
-        raise ValueError(f"reference {reference}: images {tuple(ref_images.shape[1:])} do not match the shards' "
-                         f"{sorted(shapes)}")
-    if isinstance(ref, FeatureStatistics) and ref.mu.shape != (int(FEATURE),):
-        raise ValueError(f"reference {reference}: statistics of {ref.mu.shape[0]}-d features; FID uses "
-                         f"{FEATURE}-d Inception pool3 features")
+    ref_images = _reference_images(reference, shapes) if reference is not None else None
+    statistics = _fid_statistics(fid_statistics) if fid_statistics is not None else None
     nets = load_networks(weights_dir, device)
-    if isinstance(ref, FeatureStatistics):
-        nets.missing.update(dict.fromkeys(("mmd_pix", "mmd_inception"), f"reference {Path(reference).name} holds "
-                                          "feature statistics (mu, sigma) only; MMD needs reference images"))
     smallest = min(min(shard["x0"].shape[-2:]) for _, shard in loaded)
     if smallest < LPIPS_MIN_SIZE:
         nets.lpips = None
         nets.missing["lpips"] = f"LPIPS-Alex needs images of at least {LPIPS_MIN_SIZE} px, got {smallest} px"
+    k_min = min(shard["samples"].shape[1] for _, shard in loaded)
+    if not estimator_defined(k_min, crps_estimator):
+        nets.missing.update(dict.fromkeys(("crps_pix", "crps_inception"), f"the {crps_estimator} CRPS estimator "
+                                          f"needs K >= 2 samples per measurement, got K = {k_min}"))
     if nets.missing:
         log.warning("eps evaluate: warning: reported as NaN, %s", describe_missing(nets.missing))
-    f_reference = (inception_features(nets.inception, ref_images, batch_size)
-                   if ref_images is not None and nets.inception is not None else None)
+    f_ref_images = (inception_features(nets.inception, ref_images, batch_size)
+                    if ref_images is not None and nets.inception is not None else None)
     groups: dict[tuple, list[dict[str, Any]]] = {}
     with torch.no_grad():
         for path, shard in loaded:
-            part = _score_shard(shard, path.name, nets, batch_size)
+            part = _score_shard(shard, path.name, nets, batch_size, crps_estimator)
             groups.setdefault(tuple(part["rows"].loc[0, GROUP]), []).append(part)
         summary = []
         for key, parts in groups.items():
@@ -185,8 +218,10 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
             seconds = sum(p["seconds"] for p in parts)
             summary.append({
                 **dict(zip(GROUP, key)),
+                "num_samples": _one_k(key, rows),
+                "crps_estimator": crps_estimator,
                 **rows[["psnr", "ssim", "lpips", "crps_pix", "crps_inception"]].mean(skipna=False).to_dict(),
-                **_distribution_metrics(parts, ref, f_reference, nets),
+                **_distribution_metrics(parts, ref_images, f_ref_images, statistics, nets),
                 "sec_per_image": seconds / sum(p["images"] for p in parts),
                 "cost_ratio": seconds / sum(p["seconds_uncond"] for p in parts),
             })
@@ -197,21 +232,27 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
 
 def main(argv: list[str] | None = None) -> int:
     """``eps evaluate --shards A.pt [B.pt ...] --per-image P.csv --summary S.csv [--reference R]
-    [--weights-dir DIR] [--device cpu] [--batch-size 64]``."""
+    [--fid-statistics S.npz] [--crps-estimator fair] [--weights-dir DIR] [--device cpu] [--batch-size 64]``."""
     parser = argparse.ArgumentParser(prog="eps evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shards", nargs="+", required=True, help="sample shards (*.pt) from the sampling stage")
     parser.add_argument("--per-image", required=True, type=Path, help="per-image CSV to write")
     parser.add_argument("--summary", required=True, type=Path, help="per-(dataset, task, method, nfe) CSV to write")
     parser.add_argument("--reference", default=None,
-                        help="reference images for FID/MMD (.pt/.npz/.zip) or FID statistics (.npz with mu, "
-                             "sigma: EDM's fid-refs); default: the shards' x0")
+                        help="reference images for MMD (and FID without --fid-statistics), .pt/.npz/.zip; "
+                             "default: the shards' paired x0")
+    parser.add_argument("--fid-statistics", default=None,
+                        help="FID against these Inception statistics (.npz with mu, sigma: EDM's fid-refs) "
+                             "instead of the reference images")
+    parser.add_argument("--crps-estimator", default="fair", choices=ESTIMATORS,
+                        help="fair: unbiased, spread / (2K(K-1)) (default); nrg: empirical, spread / (2K^2)")
     parser.add_argument("--weights-dir", default=None,
                         help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
     parser.add_argument("--device", default="cpu", help="torch device for LPIPS / Inception (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per network batch (default: 64)")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s")
-    result = evaluate(args.shards, args.reference, args.weights_dir, args.device, args.batch_size)
+    result = evaluate(args.shards, args.reference, args.weights_dir, args.device, args.batch_size,
+                      args.fid_statistics, args.crps_estimator)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     seeds = [int(s) for s in result.per_image["seed"].unique()]
     for path, table in ((args.per_image, result.per_image), (args.summary, result.summary)):

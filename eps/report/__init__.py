@@ -3,11 +3,12 @@
     eps report --summaries results/x/metrics/*/*/*.summary.csv --gmm results/x/gmm/*.csv \\
                --shards <one shard per table cell, for the grids> --out results/x/report
 
-Writes into ``--out``: ``summary.csv`` (exactly the published table's columns plus ``sec_per_image,
-cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per dataset, best in bold, published value
-in parentheses where the dataset matches), ``comparison.csv`` (each metric next to ``<metric>_paper``),
-``tasks.csv`` (the task parameters, operator seed stream and sigma_y read from the shards; its
-provenance record ``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
+Writes into ``--out``: ``summary.csv`` (the published table's columns plus ``num_samples`` (K),
+``crps_estimator``, ``sec_per_image, cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per
+dataset, K per row, best in bold, published value in parentheses where the dataset matches; the notes state
+K and the CRPS estimator), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
+task parameters, operator seed stream, sigma_y and K read from the shards; its provenance record
+``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, and with ``--gmm`` ``gmm.csv`` and ``gmm.png``.
 """
 from __future__ import annotations
@@ -21,20 +22,22 @@ import torch
 from ..io import write_text
 from ..provenance import write_provenance
 from . import figures
-from .tables import latex, load_reference, markdown, summary_table, with_reference
+from .tables import latex, load_reference, markdown, sampling_note, summary_table, with_reference
 
 # Shard meta keys that are not task parameters.
 RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count"}
 
 
 def task_parameters(shards: list[dict]) -> pd.DataFrame:
-    """One row per (dataset, task): sigma_y and the operator parameters recorded in the shards' meta."""
+    """One row per (dataset, task): sigma_y, K (``num_samples``, posterior samples per measurement) and the
+    operator parameters recorded in the shards' meta."""
     rows = {}
     for s in shards:
         meta = s["meta"]
         params = ", ".join(f"{k}={v}" for k, v in meta.items() if k not in RUN_KEYS | {"sigma_y"})
         rows[meta["dataset"], meta["task"]] = {"dataset": meta["dataset"], "task": meta["task"],
-                                               "sigma_y": meta["sigma_y"], "parameters": params}
+                                               "sigma_y": meta["sigma_y"], "num_samples": int(s["samples"].shape[1]),
+                                               "parameters": params}
     return pd.DataFrame(list(rows.values()))
 
 
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     shards = [torch.load(f, map_location="cpu", weights_only=True) for f in a.shards]
     tasks = task_parameters(shards)
     notes = "Tasks: " + "; ".join(f"{r.dataset}/{r.task} ({r.parameters}, sigma_y={r.sigma_y})"
-                                  for r in tasks.itertuples()) + "."
+                                  for r in tasks.itertuples()) + ". " + sampling_note(table)
     compared = with_reference(table, load_reference(a.reference))
 
     write_csv(table, a.out / "summary.csv")

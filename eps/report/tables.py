@@ -1,6 +1,8 @@
 """The summary table in the paper's layout (task x method, best in bold), next to the published numbers.
 
-Columns are those of ``results/reference/paper_table_64px.csv`` plus ``sec_per_image`` and ``cost_ratio``.
+Columns are those of ``results/reference/paper_table_64px.csv`` plus ``num_samples`` (K, posterior samples per
+measurement), ``crps_estimator`` (after ``nfe``) and ``sec_per_image``, ``cost_ratio``. The Markdown and LaTeX
+tables show K as a column next to NFE and state the CRPS estimator in their notes.
 The published table names methods for display (``DPS``, ``EPS-posterior-mean`` at 1 NFE); they are matched
 to the registry names (``dps``, ``eps`` at 1 NFE) on ``(dataset, task, method, nfe)``.
 """
@@ -11,10 +13,11 @@ import pandas as pd
 KEYS = ["dataset", "task", "method", "nfe"]
 METRICS = ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"]
 COST = ["sec_per_image", "cost_ratio"]
-COLUMNS = KEYS + METRICS + COST
+SAMPLING = ["num_samples", "crps_estimator"]
+COLUMNS = KEYS + SAMPLING + METRICS + COST
 HIGHER_IS_BETTER = {"psnr", "ssim"}
 FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "lpips": "{:.4f}", "fid": "{:.2f}", "sec_per_image": "{:.3g}",
-           "cost_ratio": "{:.3f}"}  # everything else: 3 significant digits
+           "cost_ratio": "{:.3f}", "num_samples": "{:.0f}"}  # everything else: 3 significant digits
 
 
 def summary_table(frames: list[pd.DataFrame], order: list[str] | None = None) -> pd.DataFrame:
@@ -56,6 +59,7 @@ def formatted(table: pd.DataFrame, markup: str) -> pd.DataFrame:
     out = table[KEYS].astype(str)
     if markup == "tex":
         out = out.apply(lambda col: col.str.replace("_", "\\_"))
+    out["K"] = [_fmt("num_samples", k) for k in table["num_samples"]]
     for m in METRICS + COST:
         best = table.groupby(["dataset", "task"])[m].transform("max" if m in HIGHER_IS_BETTER else "min")
         cells = [bold.format(_fmt(m, v)) if m in METRICS and v == b else _fmt(m, v)
@@ -64,6 +68,16 @@ def formatted(table: pd.DataFrame, markup: str) -> pd.DataFrame:
             cells = [c if pd.isna(p) else f"{c} ({_fmt(m, p)})" for c, p in zip(cells, table[f"{m}_paper"])]
         out[m] = cells
     return out
+
+
+def sampling_note(table: pd.DataFrame) -> str:
+    """K and the CRPS estimator of the table's rows, as one sentence for the captions."""
+    ks = sorted(int(k) for k in table["num_samples"].dropna().unique())
+    estimators = sorted(table["crps_estimator"].dropna().unique())
+    fair = "fair (unbiased: spread term / (2K(K-1)))" if estimators == ["fair"] else " / ".join(estimators) or "unknown"
+    return (f"K = {' / '.join(map(str, ks)) or 'unknown'} posterior samples per measurement (column K): CRPS from "
+            "all K against the paired test image, estimator " + fair + "; PSNR, SSIM, LPIPS, FID and MMD from the "
+            "first sample. The published table states neither K nor its CRPS estimator.")
 
 
 def markdown(table: pd.DataFrame, notes: str) -> str:

@@ -124,8 +124,10 @@ if _pickles and "edm_source" not in config:
     raise ValueError(f"config: datasets {sorted(_pickles)} use a published EDM pickle, and converting it needs the "
                      "NVlabs/edm source: git clone https://github.com/NVlabs/edm and set edm_source: <that folder>")
 _no_stats = [d for d, ds in config["datasets"].items() if "fid_reference" not in ds]
-if config["evaluate"]["reference"] == "published" and _no_stats:
-    raise ValueError(f"config: evaluate.reference is 'published' but datasets {_no_stats} have no fid_reference")
+if config["evaluate"]["fid_statistics"] and _no_stats:
+    raise ValueError(f"config: evaluate.fid_statistics is true but datasets {_no_stats} have no fid_reference")
+if config["evaluate"]["crps_estimator"] == "fair" and SAMPLE["num_samples"] < 2:
+    raise ValueError(f"config: the fair CRPS estimator needs sample.num_samples >= 2 (K), got {SAMPLE['num_samples']}")
 
 
 def task_tag(task: str) -> str:

@@ -2,7 +2,8 @@
 
 ``embedded`` patches ship with the package (offline). ``folder`` datasets read raw image folders that a
 licence keeps out of reach of a rule (FFHQ, ImageNet): a missing folder is a job that fails with the
-config's ``manual`` instructions, so a dry run still shows the whole DAG.
+config's ``manual`` instructions, so a dry run still shows the whole DAG. The config's ``select`` says which
+files of a folder each split takes; train and test are prepared in one job, which refuses any overlap.
 """
 
 EMBEDDED = [d for d, ds in config["datasets"].items() if ds["source"] == "embedded"]
@@ -31,21 +32,24 @@ if EMBEDDED:
 if FOLDERS:
 
     rule prepare_folder:
+        """Both splits in one job: eps prepare-data refuses a train set that shares an image with the test set."""
         input:
-            lambda w: FOLDERS[(w.dataset, w.split)],
+            train=lambda w: FOLDERS[(w.dataset, "train")],
+            test=lambda w: FOLDERS[(w.dataset, "test")],
         output:
-            f"{DATA}/{{dataset}}/{{split}}.zip",
+            train=f"{DATA}/{{dataset}}/train.zip",
+            test=f"{DATA}/{{dataset}}/test.zip",
         wildcard_constraints:
             dataset="|".join(sorted({d for d, _ in FOLDERS})),
-            split="train|test",
         params:
             resolution=lambda w: config["datasets"][w.dataset]["resolution"],
+            select=lambda w: as_json(config["datasets"][w.dataset].get("select", {})),
             labels=lambda w: "folders" if class_labels(w.dataset) == "true_label" else "none",
         log:
-            f"{OUT}/logs/data/{{dataset}}-{{split}}.log",
+            f"{OUT}/logs/data/{{dataset}}.log",
         shell:
-            "eps prepare-data --source folder --folder {input} --resolution {params.resolution} "
-            "--class-labels {params.labels} --out {output} > {log} 2>&1"
+            "eps prepare-data --source folder --folders {input.train} {input.test} --select {params.select} "
+            "--class-labels {params.labels} --resolution {params.resolution} --out {output.train} {output.test} > {log} 2>&1"
 
     rule manual_download:
         """Licensed raw data is not fetched by a rule: this job fails with the config's instructions."""

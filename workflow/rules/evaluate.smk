@@ -10,11 +10,18 @@ def evaluate_inputs(w):
     inputs = {"shards": [s for cell in task_cells(w.dataset, w.task) for s in shards_of(*cell)]}
     if EVALUATE["download_weights"]:
         inputs["weights"] = [f"{WEIGHTS_DIR}/{m.filename}" for m in METRIC_WEIGHTS.values()]
-    if EVALUATE["reference"] == "train":
+    if EVALUATE["reference"] == "train":  # MMD (and FID without fid_statistics) reference images
         inputs["reference"] = f"{DATA}/{w.dataset}/train.zip"
-    elif EVALUATE["reference"] == "published":  # FID statistics (mu, sigma): FID only, MMD reported missing
-        inputs["reference"] = f"{WEIGHTS_DIR}/{download_name(config['datasets'][w.dataset]['fid_reference'])}"
+    if EVALUATE["fid_statistics"]:  # FID against the published Inception statistics (mu, sigma)
+        inputs["fid_statistics"] = f"{WEIGHTS_DIR}/{download_name(config['datasets'][w.dataset]['fid_reference'])}"
     return inputs
+
+
+def evaluate_flags(w, input) -> str:
+    """``--reference`` / ``--fid-statistics`` for the inputs that exist, and the CRPS estimator."""
+    flags = [f"--{key.replace('_', '-')} {input[key]}" for key in ("reference", "fid_statistics")
+             if key in input.keys()]
+    return " ".join(flags + [f"--crps-estimator {EVALUATE['crps_estimator']}"])
 
 
 rule evaluate:
@@ -24,12 +31,12 @@ rule evaluate:
         per_image=f"{OUT}/metrics/{{dataset}}/{{task}}.per_image.csv",
         summary=summary_path("{dataset}", "{task}"),
     params:
-        reference=lambda w, input: f"--reference {input.reference}" if "reference" in input.keys() else "",
+        flags=evaluate_flags,
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/evaluate/{{dataset}}/{{task}}.log",
     shell:
-        "eps evaluate --shards {input.shards} {params.reference} --weights-dir {WEIGHTS_DIR} "
+        "eps evaluate --shards {input.shards} {params.flags} --weights-dir {WEIGHTS_DIR} "
         "--batch-size {EVALUATE[batch_size]} --device {config[device]} "
         "--per-image {output.per_image} --summary {output.summary} > {log} 2>&1"
