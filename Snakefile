@@ -6,9 +6,13 @@
 
 Stages (workflow/rules/): data -> weights -> train -> sample (method x task x NFE x seed x shard) ->
 evaluate -> report, plus the exact-posterior benchmark (gmm). Every rule calls the `eps` command line and
-holds no math. A --configfile replaces config/default.yaml instead of being merged into it.
+holds no math. A --configfile replaces config/default.yaml instead of being merged into it. Snakemake loads
+profiles/default/ by itself (rerun-incomplete: a job interrupted mid-way is re-run by the plain command).
+Every value a rule puts into a shell command is quoted (`{x:q}`, shlex.quote): paths may hold spaces.
 """
 from snakemake.utils import min_version, validate
+
+from eps.config_check import check_config
 
 min_version("9.0")
 
@@ -17,6 +21,7 @@ if not workflow.config_settings.configfiles:
 
 
 validate(config, "config/schema.yaml", set_default=True)
+check_config(config)  # what the schema cannot state: finite numbers, method options, task vs resolution sizes
 
 
 include: "workflow/rules/common.smk"

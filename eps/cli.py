@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     module, func = COMMANDS[name][0].split(":")
     try:
         return int(getattr(importlib.import_module(module), func)(rest) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as err:  # bad input: one clear line, no traceback
+    except (ValueError, KeyError, OSError, FloatingPointError) as err:  # bad input, a full disk, a value gone
+        # non-finite: one clear line, no traceback (OSError covers missing files, read-only folders, no space)
         print(f"eps {name}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 

@@ -14,11 +14,14 @@ A method may carry its own budget: ``--methods eps@20,dps@100``.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 
 import pandas as pd
 import torch
 
-from .io import write_text
+from .args import int_list, nonnegative_float, nonnegative_int, positive_int
+from .io import check_writable, write_text
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
 from .interpolants import make_interpolant
@@ -70,7 +73,12 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
             problem = Problem(op, y.expand(num_samples, *y.shape[1:]).clone(), sigma_y)
             for name, budgets in methods:
                 for nfe in budgets:
-                    out = instances[name].run(problem, gmm, nfe, _stream(seed, task, name, str(nfe)))
+                    prior = _Recorded(gmm)
+                    out = instances[name].run(problem, prior, nfe, _stream(seed, task, name, str(nfe)))
+                    if interpolant != "edm" and not prior.read_interpolant:
+                        raise ValueError(f"--interpolant {interpolant}: {name} samples on its own EDM schedule and "
+                                         f"ignores the backbone interpolant, so its row would not describe what ran; "
+                                         f"run {name} with --interpolant edm")
                     if not torch.isfinite(out.x).all():
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
                     sw = sliced_wasserstein(out.x, exact, num_projections, _stream(seed, task, "projections"))
@@ -90,31 +98,78 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return table[[t for t in TASKS if t in table.columns]]
 
 
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
+def _num_samples(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2 (the sample covariance needs two samples), got {text!r}")
+    return value
+
+
+def check_problem(shape: tuple[int, ...], tasks: list[str], memory: int | None = None) -> None:
+    """Refuse, before any work, a shape whose Gaussian mixture does not fit in memory (about
+    ``6 components x 4 (d x d) float64 matrices``, ``d = C H W``) or that a task cannot measure."""
+    if len(shape) != 3:
+        raise ValueError(f"--shape must be C,H,W, got {','.join(map(str, shape))}")
+    d = math.prod(shape)
+    if d < 2:
+        raise ValueError(f"--shape {','.join(map(str, shape))}: a Gaussian-mixture prior needs at least 2 pixels")
+    need = 6 * 4 * d * d * 8
+    memory = memory or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > memory / 2:
+        raise ValueError(f"--shape {','.join(map(str, shape))}: the exact posterior needs about {need / 2**30:.1f} GiB "
+                         f"(d = {d}), more than half of this machine's {memory / 2**30:.1f} GiB")
+    for task in tasks:
+        try:
+            make_operator(task, shape, 1, generator(0))
+        except ValueError as err:
+            raise ValueError(f"--shape {','.join(map(str, shape))} does not fit task {task}: {err}") from None
+    try:  # e.g. 1x1 images: the smoothed random covariances are not positive definite
+        random_gmm(shape, generator=generator(0))
+    except (RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"--shape {','.join(map(str, shape))}: no Gaussian-mixture prior of this shape ({first})") from None
+
+
+class _Recorded:
+    """The prior as a method sees it, recording whether the method read the backbone ``interpolant``."""
+
+    def __init__(self, prior):
+        self._prior, self.read_interpolant = prior, False
+
+    @property
+    def interpolant(self):
+        self.read_interpolant = True
+        return self._prior.interpolant
+
+    def __getattr__(self, name):
+        return getattr(self._prior, name)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps gmm-bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--methods", default="eps", help="comma-separated registered methods, optionally name@NFE")
     p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from: {', '.join(TASKS)}")
-    p.add_argument("--seeds", default="0,1,2", type=_ints)
-    p.add_argument("--nfe", default="20", type=_ints, help="NFE budget(s), comma-separated")
-    p.add_argument("--num-samples", default=2000, type=int)
-    p.add_argument("--shape", default="3,8,8", type=_ints, help="C,H,W")
-    p.add_argument("--sigma-y", default=0.05, type=float)
-    p.add_argument("--interpolant", default="edm", help="edm, vp or flow")
-    p.add_argument("--num-projections", default=500, type=int)
-    p.add_argument("--threads", default=None, type=int, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--seeds", default="0,1,2", type=int_list(nonnegative_int))
+    p.add_argument("--nfe", default="20", type=int_list(positive_int), help="NFE budget(s), comma-separated")
+    p.add_argument("--num-samples", default=2000, type=_num_samples)
+    p.add_argument("--shape", default="3,8,8", type=int_list(positive_int), help="C,H,W")
+    p.add_argument("--sigma-y", default=0.05, type=nonnegative_float)
+    p.add_argument("--interpolant", default="edm", choices=("edm", "vp", "flow"),
+                   help="backbone interpolant of the EPS samplers (baselines run EDM only: other values refuse them)")
+    p.add_argument("--num-projections", default=500, type=positive_int)
+    p.add_argument("--threads", default=None, type=positive_int, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", required=True, help="output CSV")
     a = p.parse_args(argv)
-    if len(a.shape) != 3:
-        raise ValueError(f"--shape must be C,H,W, got {a.shape}")
     if a.threads:
         torch.set_num_threads(a.threads)
     tasks = list(TASKS) if a.tasks == "all" else [check_task(t.strip()) for t in a.tasks.split(",")]
+    methods = parse_methods(a.methods, a.nfe)
+    if not methods or not tasks:
+        raise ValueError(f"--methods {a.methods!r} --tasks {a.tasks!r}: name at least one method and one task")
+    check_problem(tuple(a.shape), tasks)
+    check_writable(a.out, "--out")
     make_interpolant(a.interpolant)
-    df = run(parse_methods(a.methods, a.nfe), tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples,
+    df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples,
              a.interpolant, a.num_projections)
     write_text(a.out, df.to_csv(index=False))
     print("\nmean sw / sw_floor over seeds:\n" + summary(df).round(2).to_string())

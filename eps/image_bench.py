@@ -27,17 +27,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from .io import save_torch
+from .args import device as device_arg, nonnegative_float, nonnegative_int, positive_int
+from .io import check_writable, save_torch
 
 from .eps_sampler import Unconditional
 from .methods import Method, Problem, Prior, get_method
-from .operators import LinearOperator, make_operator, task_params
+from .operators import LinearOperator, check_task, make_operator, task_params
 from .rng import generator, stream_seed
 
 Tensor = torch.Tensor
@@ -69,6 +71,33 @@ def measure(x0: Tensor, task: str, sigma_y: float, seed: int, start: int, params
     return Problem(stack_operators(ops).to(device=x0.device), torch.cat(ys), sigma_y)
 
 
+class FiniteGuard:
+    """A prior whose denoisers stop the run at the first non-finite output, naming ``what`` and the call
+    (the sampler step: one call per denoiser evaluation); everything else passes through."""
+
+    def __init__(self, prior: Prior, what: str):
+        self.prior, self.what, self.calls = prior, what, 0
+
+    def _checked(self, out: Tensor) -> Tensor:
+        self.calls += 1
+        if not torch.isfinite(out.detach()).all():
+            raise FloatingPointError(f"{self.what}: denoiser call {self.calls} (sampler step) returned "
+                                     "non-finite values; nothing written")
+        return out
+
+    def denoise(self, x, sigma):
+        return self._checked(self.prior.denoise(x, sigma))
+
+    def denoise_pivot(self, pivot):
+        return self._checked(self.prior.denoise_pivot(pivot))
+
+    def denoise_palette(self, x, sigma, condition):
+        return self._checked(self.prior.denoise_palette(x, sigma, condition))
+
+    def __getattr__(self, name):
+        return getattr(self.prior, name)
+
+
 def _clock(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -91,21 +120,27 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
     problem = measure(x0, task, sigma_y, seed, start, params)
     samples, nfe_used, vjp_used, seconds, seconds_uncond = [], 0, 0, 0.0, 0.0
     bar = tqdm(total=x0.shape[0], desc=f"{method.name} {task} nfe={nfe}", unit="img", disable=not progress)
-    for lo in range(0, x0.shape[0], batch_size):
-        hi = min(lo + batch_size, x0.shape[0])
-        batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
-        rows_prior = prior if class_labels is None else \
-            prior.with_class_labels(class_labels[lo:hi].repeat_interleave(num_samples))
-        tic = _clock(device)
-        out = method.run(batch, rows_prior, nfe, generator(stream_seed(seed, METHOD, start + lo), device))
-        toc = _clock(device)
-        with torch.no_grad():
-            Unconditional().sample(batch, rows_prior, nfe, generator(stream_seed(seed, UNCOND, start + lo), device))
-        seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
-        samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
-        nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
-        bar.update(hi - lo)
-    bar.close()
+    with bar:  # closed before an error propagates, so the error is the last line of the log
+        for lo in range(0, x0.shape[0], batch_size):
+            hi = min(lo + batch_size, x0.shape[0])
+            batch = Problem(problem.operator[lo:hi], problem.y[lo:hi], sigma_y).repeat(num_samples)
+            rows_prior = prior if class_labels is None else \
+                prior.with_class_labels(class_labels[lo:hi].repeat_interleave(num_samples))
+            what = f"{method.name} on {task} (images {start + lo}..{start + hi - 1})"
+            tic = _clock(device)
+            g = generator(stream_seed(seed, METHOD, start + lo), device)
+            out = method.run(batch, FiniteGuard(rows_prior, what), nfe, g)
+            toc = _clock(device)
+            if not torch.isfinite(out.x).all():
+                raise FloatingPointError(f"{what} returned non-finite samples after {out.nfe} denoiser calls; "
+                                         "nothing written")
+            with torch.no_grad():  # guarded too: both timings carry the same checks
+                Unconditional().sample(batch, FiniteGuard(rows_prior, f"unconditional reference of {what}"), nfe,
+                                       generator(stream_seed(seed, UNCOND, start + lo), device))
+            seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
+            samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
+            nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
+            bar.update(hi - lo)
     info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
             "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]),
             **({} if class_labels is None else {"class_labels": "true_label"}), **params,
@@ -128,19 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--palette-net", help="Palette network (method palette)")
     p.add_argument("--task", required=True)
     p.add_argument("--method", required=True)
-    p.add_argument("--nfe", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--start", type=int, default=0, help="first test image of the shard")
-    p.add_argument("--count", type=int, required=True, help="images in the shard")
-    p.add_argument("--num-samples", type=int, default=4, help="posterior samples K per measurement")
-    p.add_argument("--sigma-y", type=float, default=0.05)
+    p.add_argument("--nfe", type=positive_int, required=True)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--start", type=nonnegative_int, default=0, help="first test image of the shard")
+    p.add_argument("--count", type=positive_int, required=True, help="images in the shard")
+    p.add_argument("--num-samples", type=positive_int, default=4, help="posterior samples K per measurement")
+    p.add_argument("--sigma-y", type=nonnegative_float, default=0.05)
     p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's DEFAULTS")
     p.add_argument("--options", default="{}", help="JSON dict of method options")
-    p.add_argument("--batch-size", type=int, default=8, help="images per sampler call (each gives K rows)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per sampler call (each gives K rows)")
     p.add_argument("--dataset", default="", help="dataset name recorded in meta")
     p.add_argument("--class-labels", choices=CLASS_LABELS, default="none",
                    help="class-conditional backbone: 'true_label' gives each test image's class (test zip labels)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", type=device_arg, default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     from .data import read_image_zip
@@ -148,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.device(a.device)
     method = get_method(a.method, **_json(a.options, "--options"))
+    params = task_params(check_task(a.task), **_json(a.task_params, "--task-params"))
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
+    try:  # the task must fit the backbone's images before any work (e.g. sr4 factor vs resolution)
+        make_operator(a.task, prior.image_shape, 1, generator(0), **params)
+    except ValueError as err:
+        raise ValueError(f"--task {a.task} --task-params {a.task_params} on {prior.image_shape} images: "
+                         f"{err}") from None
+    check_writable(a.out, "--out", a.count * (a.num_samples + 2) * math.prod(prior.image_shape) * 4)
     images, labels = read_image_zip(a.data)
     x0 = images[a.start : a.start + a.count].to(device)
     if x0.shape[0] != a.count:
@@ -157,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if class_labels is not None:
         class_labels = class_labels[a.start : a.start + a.count].to(device)
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
-                      _json(a.task_params, "--task-params"), {"dataset": a.dataset or Path(a.data).stem},
-                      class_labels=class_labels)
+                      params, {"dataset": a.dataset or Path(a.data).stem}, class_labels=class_labels)
     save_torch(shard, a.out)
     print(f"{a.out}: {a.count} images x {a.num_samples} samples, nfe={shard['nfe']}, "
           f"{shard['seconds']:.1f}s (unconditional {shard['seconds_uncond']:.1f}s)")

@@ -17,6 +17,7 @@ counts are measured, not declared.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -126,6 +127,13 @@ class Method:
         unknown = set(options) - set(self.options())
         if unknown:
             raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; valid: {sorted(self.options())}")
+        for key, value in options.items():
+            default = self.options()[key]
+            kind = (int, float) if type(default) is float else type(default)
+            if isinstance(value, bool) is not isinstance(default, bool) or not isinstance(value, kind) or (
+                    isinstance(value, float) and not math.isfinite(value)):
+                raise ValueError(f"{self.name}: option {key} must be a finite {type(default).__name__} "
+                                 f"(default {default!r}), got {value!r}")
         self.__dict__.update(options)
 
     @classmethod

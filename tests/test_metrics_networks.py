@@ -5,6 +5,7 @@ in a temporary ``$TORCH_HOME/hub/checkpoints``; torchvision AlexNet ``features.*
 InceptionV3's full state dict, convolutions He-initialised so that its features depend on the image). They check the plumbing — lookup, loading, shapes, NaN-free numbers —
 not the published values, which need the real weights (``eps download-weights``).
 """
+import dataclasses
 import logging
 import math
 
@@ -17,7 +18,7 @@ from eps.metrics import WEIGHTS, crps_pixel, energy_score, frechet_distance, mmd
 from eps.metrics.evaluate import evaluate, load_networks
 from eps.metrics.inception import inception_features, load_inception
 from eps.metrics.perceptual import load_lpips, lpips_distance
-from eps.metrics.weights import WeightsMissing
+from eps.metrics.weights import WeightsMissing, sha256_of
 
 from test_metrics_shards import write_shard
 
@@ -43,9 +44,17 @@ def random_weights(tmp_path_factory):
     return home
 
 
+def trust_local_weights(monkeypatch, folder):
+    """Pin the digests of the locally made weight files in ``folder`` (the real digests would refuse them)."""
+    for name, entry in WEIGHTS.items():
+        monkeypatch.setitem(WEIGHTS, name, dataclasses.replace(entry, size=None,
+                                                               sha256=sha256_of(folder / entry.filename)))
+
+
 @pytest.fixture
 def torch_home(random_weights, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(random_weights))
+    trust_local_weights(monkeypatch, random_weights / "hub" / "checkpoints")
     return random_weights
 
 
@@ -68,7 +77,7 @@ def test_lpips_weights_folder_and_corrupt_file(tmp_path, monkeypatch, torch_home
     folder = tmp_path / "weights"
     folder.mkdir()
     (folder / WEIGHTS["alexnet"].filename).write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="AlexNet weights .* is corrupt or not a torch file"):
+    with pytest.raises(ValueError, match="alexnet-owt-7be5be79.pth: sha256 .* does not match the known"):
         load_lpips(weights_dir=folder)
     (folder / WEIGHTS["alexnet"].filename).write_bytes(
         (torch_home / "hub" / "checkpoints" / WEIGHTS["alexnet"].filename).read_bytes())
@@ -120,6 +129,7 @@ def test_lpips_is_missing_below_its_minimum_size(random_weights, tmp_path, monke
     name = WEIGHTS["alexnet"].filename
     (only_alexnet / name).write_bytes((random_weights / "hub" / "checkpoints" / name).read_bytes())
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    trust_local_weights(monkeypatch, random_weights / "hub" / "checkpoints")
     path = write_shard(tmp_path / "small.pt", n=2, k=1, size=16)
     with caplog.at_level(logging.WARNING, logger="eps.metrics"):
         result = evaluate([path])

@@ -1,5 +1,6 @@
 """``eps download-weights``: resume, sha256 verification, refusal of a mismatch, one clear line offline.
 No network: fetches go to local ``file://`` URLs or a fake opener that honours HTTP ``Range``."""
+import dataclasses
 import hashlib
 import io
 import urllib.error
@@ -8,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from eps.metrics import weights
-from eps.metrics.weights import WEIGHTS, WeightFile, fetch, find_weights
+from eps.metrics.weights import WEIGHTS, WeightFile, fetch, find_weights, sha256_of
 
 PAYLOAD = bytes(range(256)) * 1000
 
@@ -77,10 +78,14 @@ def test_find_weights_order_and_errors(tmp_path, monkeypatch):
     cache = tmp_path / "home" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     (cache / WEIGHTS["inception"].filename).write_bytes(b"x")
+    with pytest.raises(ValueError, match="does not match the known"):  # verified before every load
+        find_weights("inception")
+    monkeypatch.setitem(WEIGHTS, "inception", dataclasses.replace(WEIGHTS["inception"], sha256=sha256_of(
+        cache / WEIGHTS["inception"].filename)))
     assert find_weights("inception") == cache / WEIGHTS["inception"].filename
     mine = tmp_path / "mine"
     mine.mkdir()
-    (mine / WEIGHTS["inception"].filename).write_bytes(b"y")
+    (mine / WEIGHTS["inception"].filename).write_bytes(b"x")
     assert find_weights("inception", mine) == mine / WEIGHTS["inception"].filename
     with pytest.raises(ValueError, match="unknown weights 'vgg'"):
         find_weights("vgg")

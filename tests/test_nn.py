@@ -97,7 +97,7 @@ def test_converted_edm_checkpoint_loads_one_to_one(tmp_path):
     net = perturbed(build_network(UNetConfig(**TINY)))
     with open(tmp_path / "edm.pkl", "wb") as f:
         pickle.dump({"ema": FakeEDM(net)}, f)
-    convert_edm_pickle(tmp_path / "edm.pkl", tmp_path / "edm.pt")
+    convert_edm_pickle(tmp_path / "edm.pkl", tmp_path / "edm.pt", allow_unverified=True)
     state = torch.load(tmp_path / "edm.pt", weights_only=True)
     assert state["format"] == "eps-net-v1" and not any("resample_filter" in k for k in state["model"])
     loaded, x, sigma = load_network(tmp_path / "edm.pt"), torch.randn(2, 3, 8, 8), torch.tensor([0.2, 3.0])
@@ -147,7 +147,8 @@ def test_convert_edm_cli_and_the_edm_source_route(tmp_path, capsys):
     net = perturbed(build_network(UNetConfig(**TINY)))
     with open(tmp_path / "edm.pkl", "wb") as f:
         pickle.dump({"ema": FakeEDM(net)}, f)
-    assert main(["convert-edm", "--pkl", str(tmp_path / "edm.pkl"), "--out", str(tmp_path / "new" / "net.pt")]) == 0
+    assert main(["convert-edm", "--pkl", str(tmp_path / "edm.pkl"), "--out", str(tmp_path / "new" / "net.pt"),
+                 "--allow-unverified"]) == 0
     x, sigma = torch.randn(2, 3, 8, 8), torch.tensor([0.2, 3.0])
     with torch.no_grad():
         assert torch.equal(load_network(tmp_path / "new" / "net.pt")(x, sigma), net(x, sigma))
@@ -155,7 +156,8 @@ def test_convert_edm_cli_and_the_edm_source_route(tmp_path, capsys):
     # protocol-0 pickle: call torch_utils.persistence.rebuild() (a module only an NVlabs/edm clone provides)
     (tmp_path / "needs_edm.pkl").write_bytes(b"ctorch_utils.persistence\nrebuild\n(tR.")
     capsys.readouterr()
-    args = ["convert-edm", "--pkl", str(tmp_path / "needs_edm.pkl"), "--out", str(tmp_path / "e.pt")]
+    args = ["convert-edm", "--pkl", str(tmp_path / "needs_edm.pkl"), "--out", str(tmp_path / "e.pt"),
+            "--allow-unverified"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "git clone https://github.com/NVlabs/edm" in err and "edm_source" in err

@@ -20,7 +20,7 @@ TASKS = ["inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion"
 
 def workdir(tmp_path: Path) -> Path:
     """A copy of what the workflow reads (Snakefile, rules, configs, notebook, published tables)."""
-    for name in ("Snakefile", "workflow", "config", "notebooks"):
+    for name in ("Snakefile", "workflow", "profiles", "config", "notebooks"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     shutil.copytree(ROOT / "results" / "reference", tmp_path / "results" / "reference")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..args import positive_int
+from ..io import check_writable
 from .archive import write_image_zip
 from .embedded import TEST_PICTURES, TRAIN_PICTURES, embedded_patches
 from .folder import Selection, class_folders, class_labels, folder_images, image_files, overlap
@@ -58,7 +60,7 @@ def prepare_folders(folders: list[str], select: dict[str, Selection], resolution
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps prepare-data", description=__doc__.split("\n\n")[0])
     p.add_argument("--source", required=True, choices=("embedded", "folder"))
-    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--resolution", type=positive_int, default=32)
     p.add_argument("--folders", nargs=2, metavar=("TRAIN_DIR", "TEST_DIR"), help="image folders (--source folder)")
     p.add_argument("--select", default="{}", help='JSON: {"train": {...}, "test": {...}} with keys include, '
                                                   "exclude (glob patterns on relative paths), first_per_folder")
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                         "split's (EDM's dataset tool rule)")
     p.add_argument("--out", nargs=2, required=True, metavar=("TRAIN_ZIP", "TEST_ZIP"))
     a = p.parse_args(argv)
+    for out in a.out:
+        check_writable(out, "--out")
     if a.source == "embedded":
         for pictures, out in ((TRAIN_PICTURES, a.out[0]), (TEST_PICTURES, a.out[1])):
             images = embedded_patches(pictures, a.resolution)

@@ -43,7 +43,8 @@ from eps.metrics.perceptual import LPIPS_MIN_SIZE, load_lpips, lpips_distance
 from eps.metrics.pixel import psnr, ssim
 from eps.metrics.shards import load_reference, load_shard
 from eps.metrics.weights import WeightsMissing
-from eps.io import write_text
+from eps.args import device as device_arg, positive_int
+from eps.io import check_writable, write_text
 from eps.provenance import write_provenance
 
 log = logging.getLogger("eps.metrics")
@@ -247,9 +248,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="fair: unbiased, spread / (2K(K-1)) (default); nrg: empirical, spread / (2K^2)")
     parser.add_argument("--weights-dir", default=None,
                         help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
-    parser.add_argument("--device", default="cpu", help="torch device for LPIPS / Inception (default: cpu)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per network batch (default: 64)")
+    parser.add_argument("--device", type=device_arg, default="cpu",
+                        help="torch device for LPIPS / Inception (default: cpu)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per network batch (default: 64)")
     args = parser.parse_args(argv)
+    check_writable(args.per_image, "--per-image")
+    check_writable(args.summary, "--summary")
     logging.basicConfig(format="%(message)s")
     result = evaluate(args.shards, args.reference, args.weights_dir, args.device, args.batch_size,
                       args.fid_statistics, args.crps_estimator)

@@ -1,9 +1,11 @@
 """Pretrained weights of the metric networks: where they are looked up, and ``eps download-weights``.
 
-Lookup (offline, presence only): the configured folder (``weights_dir``) first, then the torch hub cache
+Lookup (offline): the configured folder (``weights_dir``) first, then the torch hub cache
 ``torch.hub.get_dir()/checkpoints`` (``$TORCH_HOME/hub/checkpoints``), under the file names the packages
 themselves use, so a cache filled by torchvision / torch-fidelity is found as is. A file that is absent
-raises :class:`WeightsMissing`; the caller reports the metric missing, it never guesses.
+raises :class:`WeightsMissing`; the caller reports the metric missing, it never guesses. A file that is
+present is verified (size and sha256) before every load: torch-fidelity unpickles the Inception file with
+``weights_only=False``, so a planted file of that name would run code; a mismatch is refused.
 
 Download: each file is fetched to ``<name>.part`` with HTTP ``Range`` resume, then its size and sha256 are
 checked against the constants below before it is moved into place (``os.replace``). A mismatch is refused
@@ -16,7 +18,6 @@ no download.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import urllib.error
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from eps.io import file_sha256
 
 CHUNK = 1 << 20
 
@@ -83,17 +86,12 @@ def find_weights(name: str, weights_dir: str | os.PathLike | None = None) -> Pat
     dirs = search_dirs(weights_dir)
     for folder in dirs:
         if (folder / filename).is_file():
+            verify(folder / filename, WEIGHTS[name])
             return folder / filename
     raise WeightsMissing(f"{filename} not found in {', '.join(map(str, dirs))} (run `eps download-weights`)")
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = file_sha256  # hex sha256 of a file
 
 
 def verify(path: Path, entry: WeightFile) -> None:
@@ -121,6 +119,8 @@ def fetch(entry: WeightFile, dest: str | os.PathLike, opener: Callable[..., obje
     if final.is_file():
         verify(final, entry)
         return final
+    if entry.sha256 is None:  # a resumed file cannot be checked: a stale .part is never trusted
+        part.unlink(missing_ok=True)
     offset = part.stat().st_size if part.is_file() else 0
     if offset == 0 or offset != entry.size:  # a complete .part (interrupted before the move) is only verified
         request = urllib.request.Request(entry.url, headers={"Range": f"bytes={offset}-"} if offset else {})

@@ -14,7 +14,9 @@ unconditional DDPM++, ImageNet-64 class-conditional ADM), so their weights conve
 Converting an official pickle (``edm-ffhq-64x64-uncond-vp.pkl``, ``edm-imagenet-64x64-cond-adm.pkl``) needs the
 NVlabs/edm code on ``sys.path`` only to unpickle it (its classes are pickled by ``torch_utils.persistence``;
 unpickling runs code from the file, so convert only the published pickle); ``eps convert-edm --pkl IN.pkl
---edm-source EDM_CLONE --out NET.pt`` puts the clone on the path, and :func:`convert_edm_pickle` checks every
+--edm-source EDM_CLONE --sha256 HEX --out NET.pt`` puts the clone on the path (NVlabs publishes no digests: the
+pickle is unpickled only when its sha256 equals ``--sha256``, or with ``--allow-unverified``, the user's explicit
+word; its digest is recorded in the output and in its provenance record ``NET.pt.provenance.json``), and :func:`convert_edm_pickle` checks every
 setting that defines the denoiser (:func:`edm_network_config`: refused with one line unless we compute exactly
 that denoiser), keeps the EMA state dict, drops the entries our network does not hold (``resample_filter``
 buffers: the fixed [1, 1] filter is our average-pool / nearest up-sampling; ``map_augment.weight``:
@@ -29,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from ..io import load_torch, save_torch
+from ..io import check_writable, file_sha256 as sha256_of, load_torch, save_torch
+from ..provenance import write_provenance
 from .adm import ADMConfig, ADMUNet
 from .precond import EDMPrecond
 from .unet import UNet, UNetConfig
@@ -92,8 +95,23 @@ EDM_SOURCE_HINT = ("git clone https://github.com/NVlabs/edm and pass its folder 
                    "(workflow: set edm_source in the config)")
 
 
+def verify_pickle(pickle_path: Path, sha256: str | None, allow_unverified: bool) -> str:
+    """The sha256 of ``pickle_path``; refused (before any unpickling, which runs code from the file) unless it
+    equals ``sha256`` or the user passed ``allow_unverified``."""
+    digest = sha256_of(pickle_path)
+    if sha256 is not None and digest != sha256.lower():
+        raise ValueError(f"EDM pickle {pickle_path}: sha256 {digest} does not match --sha256 {sha256}; refusing to "
+                         "unpickle it")
+    if sha256 is None and not allow_unverified:
+        raise ValueError(f"EDM pickle {pickle_path} (sha256 {digest}) is not verified and unpickling runs code from "
+                         "it: pass --sha256 <digest you trust> or --allow-unverified (workflow: the checkpoint's "
+                         "sha256, or allow_unverified_pickle: true)")
+    return digest
+
+
 def unpickle_edm(pickle_path: str | Path, edm_source: str | Path | None = None):
-    """The ``ema`` network of an EDM pickle, with the NVlabs/edm clone ``edm_source`` importable meanwhile."""
+    """The ``ema`` network of an EDM pickle, with the NVlabs/edm clone ``edm_source`` importable meanwhile
+    (the caller has verified the file: :func:`verify_pickle`)."""
     pickle_path = Path(pickle_path)
     if not pickle_path.is_file():
         raise FileNotFoundError(f"EDM pickle {pickle_path} does not exist")
@@ -107,7 +125,7 @@ def unpickle_edm(pickle_path: str | Path, edm_source: str | Path | None = None):
             return pickle.load(f)["ema"]
     except ModuleNotFoundError as err:
         raise ValueError(f"{pickle_path}: unpickling needs the NVlabs/edm source ({err}): {EDM_SOURCE_HINT}") from err
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as err:
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, AttributeError, IndexError) as err:
         raise ValueError(f"{pickle_path} is not an EDM network pickle (a dict with 'ema'): {err!r}") from err
     finally:
         for entry in path:
@@ -183,17 +201,25 @@ def edm_weights(config: UNetConfig, state: dict, source="EDM network") -> dict:
     return state
 
 
-def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source: str | Path | None = None) -> None:
+def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source: str | Path | None = None,
+                       sha256: str | None = None, allow_unverified: bool = False) -> None:
     """Convert an official EDM pickle (DDPM++ or ADM, EDM-preconditioned) to an ``eps-net-v1`` file; nothing is
-    written unless every check of :func:`edm_network_config` passes and the weights load strictly."""
+    unpickled before :func:`verify_pickle` and nothing written unless every check of :func:`edm_network_config`
+    passes and the weights load strictly. The output and its provenance record carry the pickle's sha256."""
+    pickle_path = Path(pickle_path)
+    if not pickle_path.is_file():
+        raise FileNotFoundError(f"EDM pickle {pickle_path} does not exist")
+    digest = verify_pickle(pickle_path, sha256, allow_unverified)
     ema = unpickle_edm(pickle_path, edm_source)
     try:
         init_kwargs, state = dict(ema.init_kwargs), ema.state_dict()
     except AttributeError as err:
         raise ValueError(f"{pickle_path}: the 'ema' entry is not an EDM network ({err})") from err
     config = edm_network_config(type(ema).__name__, init_kwargs, str(pickle_path))
-    save_torch({"format": NET_FORMAT, "net": config.to_dict(), "model": edm_weights(config, state, str(pickle_path))},
-               out_path)
+    save_torch({"format": NET_FORMAT, "net": config.to_dict(), "model": edm_weights(config, state, str(pickle_path)),
+                "source_sha256": digest}, out_path)
+    write_provenance(out_path, config={"pkl": str(pickle_path), "edm_source": str(edm_source)},
+                     source_sha256=digest, source_verified=sha256 is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pkl", required=True, help="official EDM pickle (e.g. edm-ffhq-64x64-uncond-vp.pkl)")
     p.add_argument("--out", required=True, help="eps-net-v1 file to write (atomically)")
     p.add_argument("--edm-source", help="NVlabs/edm clone, needed to unpickle (unless already importable)")
+    p.add_argument("--sha256", help="the pickle's expected sha256 (64 hex digits): unpickled only if it matches")
+    p.add_argument("--allow-unverified", action="store_true",
+                   help="unpickle without a known digest (unpickling runs code from the file; its digest is recorded)")
     a = p.parse_args(argv)
-    convert_edm_pickle(a.pkl, a.out, a.edm_source)
+    if a.sha256 is not None and (len(a.sha256) != 64 or any(c not in "0123456789abcdef" for c in a.sha256.lower())):
+        raise ValueError(f"--sha256 {a.sha256!r} is not 64 hex digits")
+    check_writable(a.out, "--out")
+    convert_edm_pickle(a.pkl, a.out, a.edm_source, a.sha256, a.allow_unverified)
     print(f"converted {a.pkl} -> {a.out}")
     return 0
 

@@ -17,12 +17,16 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from ..io import write_text
+from ..args import positive_int
+from ..io import check_writable, read_csv, write_text
+from ..metrics.shards import load_shard
 from ..provenance import write_provenance
 from . import figures
-from .tables import latex, load_reference, markdown, sampling_note, summary_table, with_reference
+from .tables import COST, KEYS, METRICS, latex, load_reference, markdown, sampling_note, summary_table, with_reference
+
+# Columns of an ``eps gmm-bench`` table the report reads.
+GMM_COLUMNS = ("method", "task", "seed", "nfe", "sw", "sw_floor", "ratio")
 
 # Shard meta keys that are not task parameters.
 RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count"}
@@ -53,13 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reference", default="results/reference/paper_table_64px.csv")
     p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv")
     p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
-    p.add_argument("--grid-images", type=int, default=4)
+    p.add_argument("--grid-images", type=positive_int, default=4)
     p.add_argument("--out", required=True, type=Path)
     a = p.parse_args(argv)
 
     order = [m for m in a.methods.split(",") if m] or None
-    table = summary_table([pd.read_csv(f) for f in a.summaries], order)
-    shards = [torch.load(f, map_location="cpu", weights_only=True) for f in a.shards]
+    check_writable(a.out / "summary.csv", "--out")
+    table = summary_table([read_csv(f, "summary", KEYS + METRICS + COST, METRICS + COST) for f in a.summaries], order)
+    shards = [load_shard(f) for f in a.shards]  # checked: truncated, foreign or tampered shards are refused
+    gmm = [read_csv(f, "gmm table", GMM_COLUMNS, ("sw", "sw_floor", "ratio")) for f in a.gmm]
+    runtime = read_csv(a.runtime_reference, "runtime reference")
     tasks = task_parameters(shards)
     notes = "Tasks: " + "; ".join(f"{r.dataset}/{r.task} ({r.parameters}, sigma_y={r.sigma_y})"
                                   for r in tasks.itertuples()) + ". " + sampling_note(table)
@@ -73,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
-    figures.cost(table, pd.read_csv(a.runtime_reference), a.out / "cost.png")
+    figures.cost(table, runtime, a.out / "cost.png")
     for (dataset, task), group in pd.DataFrame([s["meta"] for s in shards]).groupby(["dataset", "task"], sort=False):
         figures.qualitative([shards[i] for i in group.index], a.out / "qualitative" / f"{dataset}-{task}.png",
                             a.grid_images)
     if a.gmm:
-        gmm = pd.concat([pd.read_csv(f) for f in a.gmm], ignore_index=True)
+        gmm = pd.concat(gmm, ignore_index=True)
         write_csv(gmm, a.out / "gmm.csv")
         figures.gmm_ratio(gmm, a.out / "gmm.png")
     print(f"{a.out}: summary of {len(table)} rows, {len(shards)} shards in the grids, {len(a.gmm)} gmm tables")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..io import read_csv
+
 KEYS = ["dataset", "task", "method", "nfe"]
 METRICS = ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"]
 COST = ["sec_per_image", "cost_ratio"]
@@ -35,7 +37,7 @@ def summary_table(frames: list[pd.DataFrame], order: list[str] | None = None) ->
 
 def load_reference(path) -> pd.DataFrame:
     """The published table with registry method names (``EPS-posterior-mean`` is ``eps`` at 1 NFE)."""
-    ref = pd.read_csv(path)
+    ref = read_csv(path, "published table", KEYS)
     ref["method"] = ref["method"].str.lower().replace({"eps-posterior-mean": "eps"})
     return ref.reindex(columns=KEYS + METRICS)
 

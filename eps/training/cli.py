@@ -16,12 +16,10 @@ import sys
 import torch
 import torch.distributed as dist
 
+from ..args import fraction, int_list, nonnegative_float, nonnegative_int, positive_float, positive_int
+from ..io import check_writable
 from ..operators import TASKS
 from .trainer import TrainConfig, train
-
-
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,27 +29,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="EDM-layout training zip")
     p.add_argument("--out", required=True, help="checkpoint path (resumed if it exists)")
     p.add_argument("--init", help="prior checkpoint to fine-tune the EPS or Palette network from")
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch", type=int, default=d.batch, help="global batch size")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--lr-rampup", type=int, default=d.lr_rampup)
-    p.add_argument("--ema-halflife", type=float, default=d.ema_halflife, help="EMA half-life in steps")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--sigma-y", type=float, default=d.sigma_y, help="measurement noise (eps, palette)")
+    p.add_argument("--steps", type=positive_int, default=d.steps)
+    p.add_argument("--batch", type=positive_int, default=d.batch, help="global batch size")
+    p.add_argument("--lr", type=positive_float, default=d.lr)
+    p.add_argument("--lr-rampup", type=nonnegative_int, default=d.lr_rampup)
+    p.add_argument("--ema-halflife", type=positive_float, default=d.ema_halflife, help="EMA half-life in steps")
+    p.add_argument("--seed", type=nonnegative_int, default=d.seed)
+    p.add_argument("--sigma-y", type=nonnegative_float, default=d.sigma_y, help="measurement noise (eps, palette)")
     p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from {', '.join(TASKS)}")
     p.add_argument("--task-params", default="{}",
                    help='JSON task -> parameters overriding eps.operators.DEFAULTS, as eps sample takes them '
                         '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
-    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    p.add_argument("--ckpt-every", type=positive_int, default=d.ckpt_every)
     p.add_argument("--class-labels", choices=("none", "true_label"), default=d.class_labels,
                    help="class-conditional network (e.g. fine-tuned from EDM's ImageNet-64 ADM): 'true_label' feeds "
                         "each training image's class from the zip's labels")
-    p.add_argument("--model-channels", type=int, default=32)
-    p.add_argument("--channel-mult", type=_ints, default=[1, 2, 2])
-    p.add_argument("--num-blocks", type=int, default=1)
-    p.add_argument("--attn-resolutions", type=_ints, default=[8])
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--threads", type=int, help="torch intra-op threads")
+    p.add_argument("--model-channels", type=positive_int, default=32)
+    p.add_argument("--channel-mult", type=int_list(positive_int), default=[1, 2, 2])
+    p.add_argument("--num-blocks", type=positive_int, default=1)
+    p.add_argument("--attn-resolutions", type=int_list(positive_int, allow_empty=True), default=[8])
+    p.add_argument("--dropout", type=fraction, default=0.0)
+    p.add_argument("--threads", type=positive_int, help="torch intra-op threads")
     a = p.parse_args(argv)
     try:
         params = json.loads(a.task_params)
@@ -76,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,
                                                  num_blocks=a.num_blocks, attn_resolutions=a.attn_resolutions,
                                                  dropout=a.dropout))
+    check_writable(a.out, "--out")
     try:
         train(cfg, a.out)
     finally:

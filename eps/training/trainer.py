@@ -5,13 +5,15 @@ A checkpoint (``torch.load(weights_only=True)``-loadable plain dict, written ato
     format, kind, net (UNetConfig), config (TrainConfig, with every trained task's operator parameters), model, ema, optimizer, step,
     rng = {generator: the run's draws, torch: global CPU RNG (dropout), cuda: per-device RNG states}
 
-If ``out`` exists the run resumes from it: the config must equal the saved one except ``steps``,
-``ckpt_every`` and ``device``, otherwise one ``ValueError`` names the file and the differing keys and nothing is
-written. Resuming replays the exact sequence of the uninterrupted run (tested bitwise).
+If ``out`` exists the run resumes from it: the config must equal the saved one except ``steps`` (not below the
+saved step), ``ckpt_every`` and ``device``, otherwise one ``ValueError`` names the file and the differing keys and
+nothing is written. A step whose loss or weights are not finite stops the run (``FloatingPointError`` naming the
+step) before it is logged or saved. Resuming replays the exact sequence of the uninterrupted run (tested bitwise).
 """
 from __future__ import annotations
 
 import csv
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -146,6 +148,16 @@ def resume_state(cfg: TrainConfig, out: Path) -> TrainState:
     return state
 
 
+def check_finite(state: TrainState, loss: float, kind: str) -> None:
+    """Stop the run at the step whose loss or updated weights are not finite (before anything of it is
+    logged or saved), naming the step: a NaN model must never be written."""
+    weights = torch.stack([torch.isfinite(p).all() for net in (state.net, state.ema) for p in net.parameters()])
+    if not math.isfinite(loss) or not bool(weights.all()):  # one device sync per step
+        what = f"loss {loss}" if not math.isfinite(loss) else "the updated weights"
+        raise FloatingPointError(f"train {kind}: step {state.step} went non-finite ({what}); nothing of it was "
+                                 f"written (lower --lr, check --sigma-y and the data)")
+
+
 def _truncate_log(path: Path, step: int) -> None:
     """Keep the log rows up to ``step`` (rows of an interrupted run past its last checkpoint are dropped)."""
     if not path.exists():
@@ -175,6 +187,9 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
                          "class_labels true_label needs them")
     if out.exists():
         state = resume_state(cfg, out)
+        if state.step > cfg.steps:
+            raise ValueError(f"checkpoint {out} is at step {state.step}, past --steps {cfg.steps} (a model cannot be "
+                             f"un-trained): delete {out} to train {cfg.steps} steps from scratch, or use a new --out")
     else:
         state = new_state(build_model(cfg, tuple(images.shape[1:])), cfg.lr, cfg.seed)
     state.net.to(cfg.device)
@@ -190,6 +205,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     bar = tqdm(total=cfg.steps, initial=state.step, disable=rank != 0, desc=f"train {cfg.kind}", unit="step")
 
     def on_step(state: TrainState, loss: float) -> None:
+        check_finite(state, loss, cfg.kind)
         seconds = time.perf_counter() - start_time
         ips = (state.step - start_step) * cfg.batch / seconds
         if rank == 0:
@@ -209,10 +225,10 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
         if callback is not None:
             callback(state.step)
 
-    run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
-              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
-              on_step=on_step, labels=labels)
-    bar.close()
+    with bar:  # closed before an error propagates, so the error is the last line of the log
+        run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
+                  ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
+                  on_step=on_step, labels=labels)
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
         print(f"trained {cfg.kind} to step {state.step}: {(state.step - start_step) * cfg.batch / seconds:.1f} "

@@ -10,6 +10,7 @@ from pathlib import Path
 from eps.methods import available_methods
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
+from eps.provenance import config_hash
 
 OUT = config["out"]
 DATA = config["data_dir"]

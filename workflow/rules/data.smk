@@ -26,7 +26,7 @@ if EMBEDDED:
             f"{OUT}/logs/data/{{dataset}}.log",
         shell:
             "eps prepare-data --source embedded --resolution {params.resolution} "
-            "--out {output.train} {output.test} > {log} 2>&1"
+            "--out {output.train:q} {output.test:q} > {log:q} 2>&1"
 
 
 if FOLDERS:
@@ -48,8 +48,9 @@ if FOLDERS:
         log:
             f"{OUT}/logs/data/{{dataset}}.log",
         shell:
-            "eps prepare-data --source folder --folders {input.train} {input.test} --select {params.select} "
-            "--class-labels {params.labels} --resolution {params.resolution} --out {output.train} {output.test} > {log} 2>&1"
+            "eps prepare-data --source folder --folders {input.train:q} {input.test:q} --select {params.select} "
+            "--class-labels {params.labels:q} --resolution {params.resolution} --out {output.train:q} {output.test:q} "
+            "> {log:q} 2>&1"
 
     rule manual_download:
         """Licensed raw data is not fetched by a rule: this job fails with the config's instructions."""
@@ -60,4 +61,4 @@ if FOLDERS:
         params:
             text=lambda w: MANUAL[w.raw],
         shell:
-            "echo 'MANUAL STEP (licensed data), {output} is missing: {params.text}' >&2; exit 1"
+            "echo 'MANUAL STEP (licensed data),' {output:q} 'is missing:' {params.text:q} >&2; exit 1"

@@ -19,9 +19,9 @@ def evaluate_inputs(w):
 
 def evaluate_flags(w, input) -> str:
     """``--reference`` / ``--fid-statistics`` for the inputs that exist, and the CRPS estimator."""
-    flags = [f"--{key.replace('_', '-')} {input[key]}" for key in ("reference", "fid_statistics")
+    flags = [f"--{key.replace('_', '-')} {shlex.quote(input[key])}" for key in ("reference", "fid_statistics")
              if key in input.keys()]
-    return " ".join(flags + [f"--crps-estimator {EVALUATE['crps_estimator']}"])
+    return " ".join(flags + [f"--crps-estimator {shlex.quote(EVALUATE['crps_estimator'])}"])
 
 
 rule evaluate:
@@ -37,6 +37,6 @@ rule evaluate:
     log:
         f"{OUT}/logs/evaluate/{{dataset}}/{{task}}.log",
     shell:
-        "eps evaluate --shards {input.shards} {params.flags} --weights-dir {WEIGHTS_DIR} "
-        "--batch-size {EVALUATE[batch_size]} --device {config[device]} "
-        "--per-image {output.per_image} --summary {output.summary} > {log} 2>&1"
+        "eps evaluate --shards {input.shards:q} {params.flags} --weights-dir {WEIGHTS_DIR:q} "
+        "--batch-size {EVALUATE[batch_size]} --device {config[device]:q} "
+        "--per-image {output.per_image:q} --summary {output.summary:q} > {log:q} 2>&1"

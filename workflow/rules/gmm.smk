@@ -14,6 +14,6 @@ rule gmm_bench:
     log:
         f"{OUT}/logs/gmm/{{task}}.log",
     shell:
-        "eps gmm-bench --methods {params.methods} --tasks {wildcards.task} --seeds {params.seeds} "
-        "--nfe {params.nfe} --num-samples {GMM[num_samples]} --shape {params.shape} --sigma-y {GMM[sigma_y]} "
-        "--interpolant {GMM[interpolant]} --threads {config[threads]} --out {output} > {log} 2>&1"
+        "eps gmm-bench --methods {params.methods:q} --tasks {wildcards.task:q} --seeds {params.seeds:q} "
+        "--nfe {params.nfe:q} --num-samples {GMM[num_samples]} --shape {params.shape:q} --sigma-y {GMM[sigma_y]} "
+        "--interpolant {GMM[interpolant]:q} --threads {config[threads]} --out {output:q} > {log:q} 2>&1"

@@ -33,9 +33,9 @@ rule report:
     log:
         f"{OUT}/logs/report.log",
     shell:
-        "eps report --summaries {input.summaries} --shards {input.shards} --gmm {input.gmm} "
-        "--reference {input.reference} --runtime-reference {input.runtime} --methods {ORDER} "
-        "--grid-images {config[report][grid_images]} --out {REPORT} > {log} 2>&1"
+        "eps report --summaries {input.summaries:q} --shards {input.shards:q} --gmm {input.gmm:q} "
+        "--reference {input.reference:q} --runtime-reference {input.runtime:q} --methods {ORDER:q} "
+        "--grid-images {config[report][grid_images]} --out {REPORT:q} > {log:q} 2>&1"
 
 
 rule notebook:
@@ -49,5 +49,6 @@ rule notebook:
     log:
         f"{OUT}/logs/notebook.log",
     shell:
-        "tmp={output}.part.ipynb; trap 'rm -f $tmp' EXIT; "
-        "papermill {input.notebook} $tmp -p results_dir {OUT} --kernel python3 > {log} 2>&1 && mv $tmp {output}"
+        "tmp={output:q}.part.ipynb; trap 'rm -f \"$tmp\"' EXIT; "
+        "papermill {input.notebook:q} \"$tmp\" -p results_dir {OUT:q} --kernel python3 > {log:q} 2>&1 "
+        "&& mv \"$tmp\" {output:q}"

@@ -14,7 +14,8 @@ rule sample:
     output:
         shard_path("{dataset}", "{task}", "{method}", "{nfe}", "{seed}", "{shard}"),
     params:
-        net=lambda w, input: " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items() if k.endswith("_net")),
+        net=lambda w, input: " ".join(f"--{k.replace('_', '-')} {shlex.quote(v)}" for k, v in input.items()
+                                      if k.endswith("_net")),
         start=lambda w: shard_range(w.dataset, w.shard)[0],
         size=lambda w: shard_range(w.dataset, w.shard)[1],
         task=lambda w: as_json(config["tasks"][w.task]),
@@ -25,9 +26,9 @@ rule sample:
     log:
         f"{OUT}/logs/sample/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}-seed{{seed}}-shard{{shard}}.log",
     shell:
-        "eps sample --data {input.data} --prior {input.prior} {params.net} --dataset {wildcards.dataset} "
-        "--task {wildcards.task} --task-params {params.task} --method {wildcards.method} "
+        "eps sample --data {input.data:q} --prior {input.prior:q} {params.net} --dataset {wildcards.dataset:q} "
+        "--task {wildcards.task:q} --task-params {params.task} --method {wildcards.method:q} "
         "--options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} --start {params.start} "
         "--count {params.size} --num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} "
-        "--batch-size {SAMPLE[batch_size]} --class-labels {params.labels} --device {config[device]} --out {output} "
-        "> {log} 2>&1"
+        "--batch-size {SAMPLE[batch_size]} --class-labels {params.labels:q} --device {config[device]:q} "
+        "--out {output:q} > {log:q} 2>&1"

@@ -2,9 +2,11 @@
 
 One EPS network per dataset, trained on operator draws of every configured task, and one Palette network per
 dataset and task (``PER_TASK``), both with the configured task parameters (``eps train --tasks --task-params``,
-the parameters ``eps sample`` uses). ``eps train`` resumes from its state file, which lives next to the output and
-is copied into place only when training finishes, so an interrupted run resumes and no partial output
-survives. With train.gpus > 1 the command is launched through torchrun (one process per GPU).
+the parameters ``eps sample`` uses).
+``eps train`` resumes from its state file, which lives next to the output under a name keyed by the hash of
+the training config (:func:`state_file`) and is moved into place only when training finishes: an interrupted
+run resumes, no partial output survives, and a changed config never resumes or keeps a model that is not the
+configured one. With train.gpus > 1 the command is launched through torchrun (one process per GPU).
 """
 
 GPUS = config["train"]["gpus"]
@@ -17,9 +19,15 @@ def train_flags(kind: str) -> str:
                     for k, v in config["train"][kind].items()) + f" --threads {config['threads']}"
 
 
-def finish(output: str) -> str:
-    """Shell tail: copy the finished state file to the output atomically."""
-    return f"cp {output}.state {output}.tmp && mv {output}.tmp {output}"
+def state_file(output: str, kind: str) -> str:
+    """The resumable state of ``output``, keyed by the hash of everything that shapes the network (this kind's
+    training options, the tasks and their parameters, sigma_y): an interrupted run resumes from it, a changed
+    config (fewer steps, another lr, ...) starts a new state instead of resuming or keeping a model that is not
+    the configured one. The finished state is moved to ``output`` (a rename: atomic), so a later re-run of the
+    rule always trains afresh; states of abandoned configs may be deleted."""
+    key = config_hash({"train": config["train"][kind], "tasks": config["tasks"] if kind != "prior" else {},
+                       "sigma_y": SAMPLE["sigma_y"] if kind != "prior" else None})[:12]
+    return f"{output}.{key}.state"
 
 
 rule train_prior:
@@ -29,14 +37,14 @@ rule train_prior:
         f"{OUT}/models/{{dataset}}/prior.pt",
     params:
         flags=train_flags("prior"),
-        finish=lambda w, output: finish(output[0]),
+        state=lambda w, output: state_file(output[0], "prior"),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/train/{{dataset}}/prior.log",
     shell:
-        "{TRAIN} --kind prior --data {input.data} {params.flags} --out {output}.state > {log} 2>&1 "
-        "&& {params.finish}"
+        "{TRAIN} --kind prior --data {input.data:q} {params.flags} --out {params.state:q} > {log:q} 2>&1 "
+        "&& mv {params.state:q} {output:q}"
 
 
 rule train_conditional:
@@ -52,13 +60,12 @@ rule train_conditional:
         tasks=lambda w: ",".join(model_tasks(w.model)),
         task_params=lambda w: as_json({t: config["tasks"][t] for t in model_tasks(w.model)}),
         labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
-        finish=lambda w, output: finish(output[0]),
+        state=lambda w, output: state_file(output[0], w.model.partition("_")[0]),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/train/{{dataset}}/{{model}}.log",
     shell:
-        "{TRAIN} --kind {params.kind} --data {input.data} --init {input.init} --tasks {params.tasks} "
-        "--task-params {params.task_params} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels} {params.flags} "
-        "--out {output}.state > {log} 2>&1 "
-        "&& {params.finish}"
+        "{TRAIN} --kind {params.kind} --data {input.data:q} --init {input.init:q} --tasks {params.tasks:q} "
+        "--task-params {params.task_params} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels:q} {params.flags} "
+        "--out {params.state:q} > {log:q} 2>&1 && mv {params.state:q} {output:q}"
