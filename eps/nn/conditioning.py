@@ -22,7 +22,16 @@ frequencies a random kernel measured. ``r`` is one spectral round trip per image
 
 Two conditionings (``CONDITIONINGS``; the ablation of the old one): ``operator`` = ``[x_y, c, r]`` (3C channels,
 the default), ``pixel`` = ``[x_y, c]`` (2C channels). A network's conditioning follows from its channel count
-(:func:`conditioning_of`). Palette conditions on ``x_y`` (C channels).
+(:func:`conditioning_of`).
+
+Palette (Saharia et al. 2022) conditions on the *degraded image* itself, as its release does
+(``Janspiry/Palette-Image-to-Image-Diffusion-Models`` at commit 136b29f58d0af6e5db9f3655d2891f5a855fcdaa,
+``models/network.py``: the network input is ``cat([cond_image, y_t])``; ``data/dataset.py``, InpaintDataset:
+``cond_image = img * (1 - mask) + mask * randn``):
+
+    degraded image   y           where the measurement lives on the image grid (inpainting, blur)
+                     A^+ y       otherwise (super-resolution: the low-resolution image at full size)
+                     with the pixels an inpainting mask leaves unobserved replaced by fresh N(0, 1) draws
 """
 from __future__ import annotations
 
@@ -34,6 +43,7 @@ import torch
 
 from ..operators import LinearOperator
 from ..operators.base import _per_sample
+from ..operators.inpainting import Inpainting
 from ..posterior import Pivot
 
 Tensor = torch.Tensor
@@ -100,10 +110,14 @@ def conditioning_of(cond_channels: int, channels: int) -> str:
                      f"no EPS conditioning ({', '.join(f'{k}: {v * channels}' for k, v in CONDITIONINGS.items())})")
 
 
-def palette_condition(operator: LinearOperator, y: Tensor, sigma_y: float) -> Tensor:
-    """Palette's conditioning channels: the measurement image ``x_y``, ``(B, C, H, W)``."""
-    return measurement_image(operator, y, sigma_y)
+def degraded_image(operator: LinearOperator, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Palette's conditioning channels ``(B, C, H, W)``: the degraded image on the image grid (module doc)."""
+    image = y if tuple(y.shape[1:]) == tuple(operator.image_shape) else operator.pinv(y)
+    if isinstance(operator, Inpainting):
+        fill = torch.randn(image.shape, generator=generator, dtype=image.dtype, device=image.device)
+        image = torch.where(operator.mask.to(torch.bool), image, fill)
+    return image
 
 
 __all__ = ["CONDITIONINGS", "measurement_image", "certainty_map", "certainty_response", "eps_condition",
-           "check_conditioning", "condition_for", "conditioning_of", "palette_condition"]
+           "check_conditioning", "condition_for", "conditioning_of", "degraded_image"]

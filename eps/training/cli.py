@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kind", required=True, choices=("prior", "eps", "palette"))
     p.add_argument("--data", required=True, help="EDM-layout training zip")
     p.add_argument("--out", required=True, help="checkpoint path (resumed if it exists)")
-    p.add_argument("--init", help="prior checkpoint to fine-tune the EPS network from")
+    p.add_argument("--init", help="prior checkpoint to fine-tune the EPS or Palette network from")
     p.add_argument("--steps", type=positive_int, default=d.steps)
     p.add_argument("--batch", type=positive_int, default=d.batch, help="global batch size")
     p.add_argument("--lr", type=positive_float, default=d.lr)

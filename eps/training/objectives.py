@@ -12,8 +12,8 @@ which the log-normal (mean -1.2, std 1.2 in ln sigma) practically never visits.
 and differ only in the network input (METHOD.md §3):
 
     prior     x_in = x0 + sigma n                                        cond = none
-    eps       x_in = mu_star(x0 + sigma eps, y)   (make_pivot)           cond = condition(pivot)   (L_EPS)
-    palette   x_in = x0 + sigma n                                        cond = x_y(A, y)          (Palette)
+    eps       x_in = mu_star = x0 + Sigma_star^(1/2) xi (draw_pivot)     cond = condition(pivot)   (L_EPS)
+    palette   x_in = x0 + sigma n                                        cond = degraded image of y (Palette)
 
 with one operator task per step drawn uniformly from ``tasks`` (task -> operator parameters, e.g. kernel
 size) and ``B`` random operator instances of it (masks, kernels from ``make_operator(task, ..., generator=g,
@@ -32,7 +32,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from ..nn.conditioning import eps_condition, palette_condition
+from ..nn.conditioning import degraded_image, eps_condition
 from ..operators import make_operator
 from ..posterior import Pivot, make_pivot
 from ..rng import randn_like
@@ -92,7 +92,7 @@ def network_inputs(kind: str, x0: Tensor, generator: torch.Generator, sigma_y: f
         pivot = training_pivot(x0, sigma, generator, sigma_y, tasks)
         return pivot.mu_star, sigma, condition(pivot)
     op, y = draw_measurement(x0, tasks, sigma_y, generator)
-    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, palette_condition(op, y, sigma_y)
+    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, degraded_image(op, y, generator)
 
 
 def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None,

@@ -42,7 +42,7 @@ class TrainConfig:
 
     kind: str = "prior"
     data: str = ""
-    init: str | None = None  # prior checkpoint to fine-tune from (kind "eps")
+    init: str | None = None  # prior checkpoint to fine-tune from (kinds "eps", "palette")
     steps: int = 1000
     batch: int = 32
     lr: float = 1e-3
@@ -63,8 +63,8 @@ class TrainConfig:
         check_conditioning(self.conditioning)
         self.tasks = [check_task(t) for t in self.tasks]
         self.task_params = resolve_task_params(self.tasks, self.task_params)
-        if self.init is not None and self.kind != "eps":
-            raise ValueError(f"--init (fine-tuning) is for kind 'eps', not {self.kind!r}")
+        if self.init is not None and self.kind == "prior":
+            raise ValueError("--init (fine-tuning) is for the conditional kinds 'eps' and 'palette', not 'prior'")
         if self.class_labels not in ("none", "true_label"):
             raise ValueError(f"class_labels must be 'none' or 'true_label', got {self.class_labels!r}")
 
@@ -88,7 +88,7 @@ def resolve_task_params(tasks: list[str], overrides: dict) -> dict[str, dict]:
 
 
 def cond_channels(kind: str, channels: int, conditioning: str = "operator") -> int:
-    """EPS: measurement image, certainty map (and certainty response); Palette: measurement image; prior: none."""
+    """EPS: measurement image, certainty map (and certainty response); Palette: the degraded image; prior: none."""
     return {"prior": 0, "eps": CONDITIONINGS[conditioning] * channels, "palette": channels}[kind]
 
 

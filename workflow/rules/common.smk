@@ -18,8 +18,10 @@ WEIGHTS_DIR = config["weights_dir"]
 SAMPLE = config["sample"]
 NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
 
-# Methods that sample with their own trained network, and the training kind that produces it.
+# Methods that sample with their own trained network, and the training kind that produces it; the kinds
+# trained once per task (Palette is a per-task model, Saharia et al. 2022) rather than on every task at once.
 TRAINED = {"eps": "eps", "palette": "palette"}
+PER_TASK = {"palette"}
 
 # Every job: the commands of this environment, and the configured number of torch threads.
 shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
@@ -43,7 +45,7 @@ wildcard_constraints:
     nfe=r"\d+",
     seed=r"\d+",
     shard=r"\d+",
-    kind="eps|palette",
+    model="eps|(" + "|".join(PER_TASK) + ")_(" + "|".join(TASKS) + ")",
 
 
 def as_json(value) -> str:
@@ -83,6 +85,17 @@ def summary_path(dataset, task) -> str:
 
 def task_cells(dataset, task) -> list[tuple]:
     return [cell for cell in runs() if cell[:2] == (dataset, task)]
+
+
+def trained_model(kind: str, dataset: str, task: str) -> str:
+    """The network of training kind ``kind`` that samples ``task``: ``<kind>.pt`` or, per task, ``<kind>_<task>.pt``."""
+    return f"{OUT}/models/{dataset}/{kind}_{task}.pt" if kind in PER_TASK else f"{OUT}/models/{dataset}/{kind}.pt"
+
+
+def model_tasks(model: str) -> list[str]:
+    """The tasks the network named ``model`` (a ``trained_model`` stem) trains on."""
+    kind, _, task = model.partition("_")
+    return [task] if kind in PER_TASK else list(config["tasks"])
 
 
 def prior_checkpoint(dataset: str) -> str:

@@ -3,7 +3,7 @@
 
 def method_net(w):
     kind = TRAINED.get(registered(w.method))
-    return {f"{kind}_net": f"{OUT}/models/{w.dataset}/{kind}.pt"} if kind else {}
+    return {f"{kind}_net": trained_model(kind, w.dataset, w.task)} if kind else {}
 
 
 def solver_flag(w):
