@@ -5,7 +5,7 @@
     snakemake --profile workflow/profiles/slurm --configfile config/paper.yaml
 
 Stages (workflow/rules/): data -> weights -> train -> sample (method x task x NFE x seed x shard) ->
-evaluate -> report, plus the exact-posterior benchmark (gmm). Every rule calls the `eps` command line and
+evaluate -> report, plus the exact-posterior benchmark (gmm) and its NFE-accuracy frontier. Every rule calls the `eps` command line and
 holds no math. A --configfile replaces config/default.yaml instead of being merged into it. Snakemake loads
 profiles/default/ by itself (rerun-incomplete: a job interrupted mid-way is re-run by the plain command).
 Every value a rule puts into a shell command is quoted (`{x:q}`, shlex.quote): paths may hold spaces.
@@ -38,4 +38,5 @@ rule all:
     default_target: True
     input:
         rules.report.output,
+        rules.frontier.output,
         NOTEBOOK,

@@ -187,3 +187,11 @@ class AncestralSampler(Method):
         for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
             x = self.step(x, sigma, sigma_next, noise, problem, prior)
         return x
+
+
+def bound(method: Method, **values) -> Method:
+    """A copy of ``method`` with ``values`` set (settings resolved once per call, e.g. from the number of steps);
+    ``method`` itself is left unchanged."""
+    copy = type(method).__new__(type(method))
+    copy.__dict__.update(method.__dict__, **values)
+    return copy

@@ -11,12 +11,14 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
     "gmm-bench": ("eps.gmm_bench:main", "exact-posterior benchmark on an analytic Gaussian-mixture prior"),
+    "frontier": ("eps.frontier:main", "accuracy vs NFE on the analytic GMM: every method x backbone solver, with timing"),
     "prepare-data": ("eps.data.cli:main", "write EDM-layout dataset zips (embedded patches or an image folder)"),
     "convert-edm": ("eps.nn.checkpoint:main", "convert a published EDM pickle (DDPM++, ADM) to an eps network file"),
     "train": ("eps.training.cli:main", "train a prior, EPS or Palette network (resumable, torchrun-ready)"),
     "evaluate": ("eps.metrics.evaluate:main", "score sample shards: per-image and summary metric CSVs"),
     "download-weights": ("eps.metrics.weights:main", "fetch the metric networks' weights (sha256-verified)"),
     "sample": ("eps.image_bench:main", "one shard of the image benchmark: measure test images, draw K posterior samples"),
+    "cost-bench": ("eps.cost_bench:main", "cost ratio as a benchmark: method vs bare sampler, interleaved repeats, median"),
     "report": ("eps.report:main", "summary tables (CSV, Markdown, LaTeX), figures and the exact-posterior table"),
 }
 

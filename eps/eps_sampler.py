@@ -14,18 +14,27 @@ import torch
 
 from .methods import Method, Problem, Prior, register_method
 from .posterior import PivotDenoiser, eps_denoiser
-from .samplers import sample, steps_for_nfe
+from .samplers import check_solver, sample, steps_for_nfe
 
 
 class BackboneSampler(Method):
     """The backbone's own sampler (EDM schedule; Heun by default) over a method's ``denoiser(problem, prior)``:
-    the one sampling loop of every method that only changes the denoiser call (EPS, its ablations, Palette)."""
+    the one sampling loop of every method that only changes the denoiser call (EPS, its ablations, Palette).
+    ``solver`` is any of :data:`eps.samplers.SOLVERS`; ``eta`` is DDIM's, ``s_*`` the churn sampler's."""
 
     solver = "heun"
     eta = 0.0
+    s_churn = 40.0
+    s_tmin = 0.05
+    s_tmax = 50.0
+    s_noise = 1.003
     sigma_min = 0.002
     sigma_max = 80.0
     rho = 7.0
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        check_solver(self.solver)
 
     def denoiser(self, problem: Problem, prior: Prior) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         raise NotImplementedError
@@ -34,7 +43,8 @@ class BackboneSampler(Method):
         noise = torch.randn(problem.batch_size, *prior.image_shape, generator=generator,
                             dtype=problem.y.dtype, device=problem.y.device)
         return sample(self.denoiser(problem, prior), noise, prior.interpolant, steps_for_nfe(nfe, self.solver),
-                      self.solver, self.eta, generator, self.sigma_min, self.sigma_max, self.rho)
+                      self.solver, self.eta, generator, self.sigma_min, self.sigma_max, self.rho,
+                      s_churn=self.s_churn, s_tmin=self.s_tmin, s_tmax=self.s_tmax, s_noise=self.s_noise)
 
 
 class Unconditional(BackboneSampler):

@@ -9,31 +9,53 @@ size), plus the errors of the sample mean and covariance against their closed fo
     eps gmm-bench --methods eps,dps --tasks all --seeds 0,1,2 --nfe 20,100 --num-samples 2000 \\
                   --shape 3,8,8 --sigma-y 0.05 --out results/gmm.csv
 
-A method may carry its own budget: ``--methods eps@20,dps@100``.
+A method may carry its own budget: ``--methods eps@20,dps@100``. ``--solver dpmpp2m`` runs every
+backbone-sampler method (EPS, its ablations) with that solver (:data:`eps.samplers.SOLVERS`); the
+column ``solver`` records it (empty for methods with their own update rule).
+
+``--prior learned`` runs every method with the project's own networks learned on the seed's GMM instead of its
+exact denoisers (eps.gmm_learned: the UNet prior trained with the EDM loss on GMM samples, the EPS network
+fine-tuned from it with L_EPS, both cached under ``--cache``); the exact posterior is the reference as before.
+The rows then also carry the training steps and final losses, and ``method = unconditional, task = prior``
+rows score the learned prior itself: its unconditional samples (at the largest NFE benchmarked) against exact
+prior draws, a measure of the prior error every method using it inherits.
+
+    eps gmm-bench --prior learned --methods eps,dps,pigdm,ddrm,ddnm,daps,mpgd --nfe 100 --shape 1,8,8 \
+                  --seeds 0 --num-samples 500 --threads 1 --out results/core/gmm_learned_1x8x8.csv
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
+from pathlib import Path
 
 import pandas as pd
 import torch
 
-from .args import int_list, nonnegative_float, nonnegative_int, positive_int
+from .args import int_list, nonnegative_float, nonnegative_int, positive_float, positive_int
 from .fingerprint import import_closure
 from .io import check_writable, write_text
 from .provenance import write_provenance
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
+from .eps_sampler import Unconditional
+from .gmm_learned import LearnedBudget, learned_networks
 from .interpolants import make_interpolant
-from .methods import METHODS, Problem, available_methods, get_method
+from .methods import METHODS, Problem, available_methods, with_solver
+from .nn.conditioning import check_conditioning
 from .operators import TASKS, check_task, make_operator
 from .priors import mixture_moments, random_gmm
 from .rng import generator, stream_seed
+from .samplers import check_solver
 
+Tensor = torch.Tensor
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
-           "seconds", "shape", "sigma_y", "interpolant", "num_samples"]
+           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "prior", "prior_steps", "eps_steps",
+           "prior_loss", "eps_loss"]
+PRIORS = ("analytic", "learned")
+NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws",
+                 "palette": "needs a Palette network"}
 
 
 def _stream(seed: int, *names: str) -> torch.Generator:
@@ -53,16 +75,48 @@ def parse_methods(spec: str, default_nfe: list[int]) -> list[tuple[str, list[int
     return runs
 
 
+def check_prior(prior: str, methods: list[tuple[str, list[int]]], interpolant: str) -> str:
+    """``analytic`` or ``learned``; the learned networks are EDM-preconditioned and serve the methods that use only
+    the :class:`eps.methods.Prior` interface."""
+    if prior not in PRIORS:
+        raise ValueError(f"unknown --prior {prior!r}; valid: {', '.join(PRIORS)}")
+    if prior == "learned":
+        bad = [f"{m} ({NEED_ANALYTIC[m]})" for m, _ in methods if m in NEED_ANALYTIC]
+        if bad:
+            raise ValueError(f"--prior learned cannot run {', '.join(bad)}")
+        if interpolant != "edm":
+            raise ValueError(f"--prior learned trains EDM-preconditioned networks: --interpolant must be edm, not {interpolant!r}")
+    return prior
+
+
+def score(samples: Tensor, exact: Tensor, floor: float, mean: Tensor, cov: Tensor, num_projections: int,
+          projections: torch.Generator) -> dict:
+    """``sw`` to the exact samples, ``ratio = sw / floor`` and the mean and covariance errors."""
+    sw = sliced_wasserstein(samples, exact, num_projections, projections)
+    return dict(sw=sw, sw_floor=floor, ratio=sw / floor, mean_err=mean_error(samples, mean),
+                cov_err=covariance_error(samples, cov))
+
+
 def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int], shape: tuple[int, int, int],
         sigma_y: float, num_samples: int, interpolant: str = "edm", num_projections: int = 500,
-        log=print) -> pd.DataFrame:
-    """The benchmark loop; returns one row per (seed, task, method, nfe)."""
-    instances = {name: get_method(name) for name, _ in methods}  # one instance per method, reused across tasks
+        log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None, cache: str | None = None) -> pd.DataFrame:
+    """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row)."""
+    check_prior(prior, methods, interpolant)
+    instances = {name: with_solver(name, solver) for name, _ in methods}  # one instance per method, reused across tasks
     rows = []
     for seed in seeds:
         gmm = random_gmm(shape, generator=_stream(seed, "prior"))
         gmm.interpolant = make_interpolant(interpolant)
         x0 = gmm.sample(1, _stream(seed, "x0"))
+        common = dict(shape="x".join(map(str, shape)), sigma_y=sigma_y, interpolant=interpolant,
+                      num_samples=num_samples, prior=prior)
+        denoisers, proj = gmm, lambda *names: _stream(seed, *names, "projections")  # noqa: E731
+        if prior == "learned":
+            denoisers, info = learned_networks(gmm, tasks, sigma_y, seed, budget or LearnedBudget(), cache,
+                                               _stream(seed, "train"))
+            common.update({k: info[k] for k in ("prior_steps", "eps_steps", "prior_loss", "eps_loss")})
+            rows.append(prior_row(gmm, denoisers, seed, num_samples, num_projections, common, log,
+                                  max(n for _, budgets in methods for n in budgets)))
         for task in tasks:
             g = _stream(seed, task, "operator")
             op = make_operator(task, shape, 1, g).to(dtype=torch.float64)
@@ -71,33 +125,46 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
             exact = posterior.sample(num_samples, _stream(seed, task, "exact"))
             exact_2 = posterior.sample(num_samples, _stream(seed, task, "exact-2"))
             mean, cov = mixture_moments(posterior)
-            floor = sliced_wasserstein(exact_2, exact, num_projections, _stream(seed, task, "projections"))
+            floor = sliced_wasserstein(exact_2, exact, num_projections, proj(task))
             problem = Problem(op, y.expand(num_samples, *y.shape[1:]).clone(), sigma_y)
             for name, budgets in methods:
                 for nfe in budgets:
-                    prior = _Recorded(gmm)
-                    out = instances[name].run(problem, prior, nfe, _stream(seed, task, name, str(nfe)))
-                    if interpolant != "edm" and not prior.read_interpolant:
+                    recorded = _Recorded(denoisers)
+                    out = instances[name].run(problem, recorded, nfe, _stream(seed, task, name, str(nfe)))
+                    if interpolant != "edm" and not recorded.read_interpolant:
                         raise ValueError(f"--interpolant {interpolant}: {name} samples on its own EDM schedule and "
                                          f"ignores the backbone interpolant, so its row would not describe what ran; "
                                          f"run {name} with --interpolant edm")
                     if not torch.isfinite(out.x).all():
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
-                    sw = sliced_wasserstein(out.x, exact, num_projections, _stream(seed, task, "projections"))
                     rows.append(dict(method=name, task=task, seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
-                                     sw=sw, sw_floor=floor, ratio=sw / floor, mean_err=mean_error(out.x, mean),
-                                     cov_err=covariance_error(out.x, cov), seconds=out.seconds,
-                                     shape="x".join(map(str, shape)), sigma_y=sigma_y, interpolant=interpolant,
-                                     num_samples=num_samples))
-                    log(f"seed {seed} {task:<14} {name:<12} nfe {out.nfe:>4}  sw/floor {sw / floor:6.2f}  "
+                                     **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
+                                     seconds=out.seconds, solver=getattr(instances[name], "solver", ""), **common))
+                    log(f"seed {seed} {task:<14} {name:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
                         f"{out.seconds:6.1f}s")
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def prior_row(gmm, learned, seed: int, num_samples: int, num_projections: int, common: dict, log, nfe: int) -> dict:
+    """The learned prior's own unconditional samples (EDM Heun, ``nfe``: the largest budget benchmarked) against exact
+    draws of the GMM."""
+    exact = gmm.sample(num_samples, _stream(seed, "prior-exact"))
+    floor = sliced_wasserstein(gmm.sample(num_samples, _stream(seed, "prior-exact-2")), exact, num_projections,
+                               _stream(seed, "prior", "projections"))
+    problem = Problem(None, torch.zeros(num_samples, 1, dtype=torch.float64), 0.0)  # the measurement is unused
+    out = Unconditional().run(problem, learned, nfe, _stream(seed, "prior", "unconditional"))
+    row = dict(method="unconditional", task="prior", seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
+               **score(out.x, exact, floor, *mixture_moments(gmm), num_projections, _stream(seed, "prior", "projections")),
+               seconds=out.seconds, **common)
+    log(f"seed {seed} {'prior':<14} {'unconditional':<12} nfe {out.nfe:>4}  sw/floor {row['ratio']:6.2f}  "
+        f"{out.seconds:6.1f}s  (prior loss {common['prior_loss']:.4f}, eps loss {common['eps_loss']:.4f})")
+    return row
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean ``sw / sw_floor`` over seeds, method (and NFE) by task."""
     table = df.pivot_table(index=["method", "nfe"], columns="task", values="ratio", aggfunc="mean")
-    return table[[t for t in TASKS if t in table.columns]]
+    return table[[t for t in (*TASKS, "prior") if t in table.columns]]
 
 
 def _num_samples(text: str) -> int:
@@ -163,7 +230,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="backbone interpolant of the EPS samplers (baselines run EDM only: other values refuse them)")
     p.add_argument("--num-projections", default=500, type=positive_int,
                    help="directions of the sliced Wasserstein distance")
+    p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: the method's, heun)")
     p.add_argument("--threads", default=None, type=positive_int, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--prior", default="analytic", help="analytic (exact GMM denoisers) or learned (networks trained "
+                                                           "on GMM samples, eps.gmm_learned)")
+    b = LearnedBudget()
+    p.add_argument("--prior-steps", default=b.prior_steps, type=positive_int, help="learned: EDM-loss steps of the prior")
+    p.add_argument("--eps-steps", default=b.eps_steps, type=positive_int, help="learned: L_EPS fine-tuning steps")
+    p.add_argument("--train-batch", default=b.batch, type=positive_int, help="learned: training batch size")
+    p.add_argument("--train-lr", default=b.lr, type=positive_float, help="learned: Adam learning rate")
+    p.add_argument("--num-train", default=b.num_train, type=positive_int, help="learned: GMM draws in the training set")
+    p.add_argument("--conditioning", default=b.conditioning, help="learned: EPS conditioning, operator or pixel")
+    p.add_argument("--model-channels", default=b.net["model_channels"], type=positive_int, help="learned: UNet width")
+    p.add_argument("--cache", help="learned: folder of the cached networks (default: <out stem>.nets/ next to --out)")
     p.add_argument("--out", required=True, help="output CSV")
     a = p.parse_args(argv)
     if a.threads:
@@ -175,8 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     check_problem(tuple(a.shape), tasks)
     check_writable(a.out, "--out")
     make_interpolant(a.interpolant)
-    df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples,
-             a.interpolant, a.num_projections)
+    if a.solver is not None:
+        check_solver(a.solver)
+    budget = LearnedBudget(prior_steps=a.prior_steps, eps_steps=a.eps_steps, batch=a.train_batch, lr=a.train_lr,
+                           num_train=a.num_train, conditioning=check_conditioning(a.conditioning),
+                           net={**b.net, "model_channels": a.model_channels})
+    cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
+    df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,
+             solver=a.solver, prior=a.prior, budget=budget, cache=cache)
     write_text(a.out, df.to_csv(index=False))
     ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)}
     write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu", sources=import_closure({__name__, *ran}))

@@ -8,8 +8,10 @@ measurement
 
 The method runs through the registry, ``get_method(name, **options).run(problem.repeat(K), prior, nfe, g)``,
 on batches of images (``K`` rows per image). In the same process and on the same ``N * K`` rows the
-unconditional backbone sampler (EDM Heun over ``prior.denoise`` at the same NFE) is timed, so that the
-cost ratio ``seconds / seconds_uncond`` compares like with like (METHOD.md §7).
+unconditional backbone sampler (over ``prior.denoise``, same solver and NFE) is timed, so that the
+cost ratio ``seconds / seconds_uncond`` compares like with like (METHOD.md §7). ``--solver`` picks the
+backbone solver of EPS-like methods; ``--label`` names the table row (default: the method), so one
+method can appear with several solvers.
 
 A class-conditional backbone (EDM's ImageNet-64 ADM, trained without label dropout, so with no unconditional
 route) gets the true class of each test image (``--class-labels true_label``: the test zip's labels), bound
@@ -37,7 +39,7 @@ from .args import device as device_arg, nonnegative_float, nonnegative_int, posi
 from .io import check_writable, save_torch
 
 from .eps_sampler import Unconditional
-from .methods import Method, Problem, Prior, get_method
+from .methods import Method, Problem, Prior, with_solver
 from .operators import LinearOperator, check_task, make_operator, task_params
 from .progress import Progress
 from .rng import generator, stream_seed
@@ -134,14 +136,16 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
             raise FloatingPointError(f"{what} returned non-finite samples after {out.nfe} denoiser calls; "
                                      "nothing written")
         with torch.no_grad():  # guarded too: both timings carry the same checks
-            Unconditional().sample(batch, FiniteGuard(rows_prior, f"unconditional reference of {what}"), nfe,
-                                   generator(stream_seed(seed, UNCOND, start + lo), device))
+            Unconditional(solver=getattr(method, "solver", Unconditional.solver)).sample(
+                batch, FiniteGuard(rows_prior, f"unconditional reference of {what}"), nfe,
+                generator(stream_seed(seed, UNCOND, start + lo), device))
         seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
         samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
         nfe_used, vjp_used = max(nfe_used, out.nfe), max(vjp_used, out.vjp)
         bar.update(hi)
-    info = {"task": task, "method": method.name, "nfe": int(nfe), "seed": int(seed), "sigma_y": float(sigma_y),
-            "num_samples": int(num_samples), "start": int(start), "count": int(x0.shape[0]),
+    info = {"task": task, "method": method.name, "solver": getattr(method, "solver", ""), "nfe": int(nfe),
+            "seed": int(seed), "sigma_y": float(sigma_y), "num_samples": int(num_samples), "start": int(start),
+            "count": int(x0.shape[0]),
             **({} if class_labels is None else {"class_labels": "true_label"}), **params,
             "operator_stream": OPERATOR_STREAM, **(meta or {})}
     return {"x0": x0.float().cpu(), "y": problem.y.float().cpu(), "samples": torch.cat(samples),
@@ -170,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sigma-y", type=nonnegative_float, default=0.05)
     p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's DEFAULTS")
     p.add_argument("--options", default="{}", help="JSON dict of method options")
+    p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: the method's, heun)")
+    p.add_argument("--label", default=None, help="method name in the shard's meta and the tables (default: --method)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="images per sampler call (each gives K rows)")
     p.add_argument("--dataset", default="", help="dataset name recorded in meta")
     p.add_argument("--class-labels", choices=CLASS_LABELS, default="none",
@@ -181,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     from .nn.prior import load_prior
 
     device = torch.device(a.device)
-    method = get_method(a.method, **_json(a.options, "--options"))
+    method = with_solver(a.method, a.solver, **_json(a.options, "--options"))
     params = task_params(check_task(a.task), **_json(a.task_params, "--task-params"))
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     try:  # the task must fit the backbone's images before any work (e.g. sr4 factor vs resolution)
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if class_labels is not None:
         class_labels = class_labels[a.start : a.start + a.count].to(device)
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
-                      params, {"dataset": a.dataset or Path(a.data).stem}, class_labels=class_labels)
+                      params, {"dataset": a.dataset or Path(a.data).stem, "method": a.label or a.method},
+                      class_labels=class_labels)
     save_torch(shard, a.out)
     print(f"{a.out}: {a.count} images x {a.num_samples} samples, nfe={shard['nfe']}, "
           f"{shard['seconds']:.1f}s (unconditional {shard['seconds_uncond']:.1f}s)")

@@ -185,6 +185,15 @@ def get_method(name: str, **options) -> Method:
     return METHODS[name](**options)
 
 
+def with_solver(name: str, solver: str | None, **options) -> Method:
+    """``get_method(name, **options)``, running backbone ``solver`` when the method has one (a ``solver`` option:
+    EPS, its ablations, Palette). Methods with their own update rule (the baselines) ignore it."""
+    load_plugins()
+    if solver is not None and name in METHODS and "solver" in METHODS[name].options():
+        options = {**options, "solver": solver}
+    return get_method(name, **options)
+
+
 def available_methods() -> list[str]:
     load_plugins()
     return sorted(METHODS)

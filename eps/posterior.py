@@ -83,11 +83,12 @@ def make_pivot(operator: LinearOperator, x_tilde: Tensor, y: Tensor, sigma: Tens
 
 def draw_pivot(operator: LinearOperator, x0: Tensor, y: Tensor | None, sigma: Tensor, sigma_y: float,
                generator: torch.Generator | None = None) -> Pivot:
-    """Draw ``mu_star = x0 + Sigma_star^(1/2) xi`` directly (the training input of ``L_EPS``).
+    """Draw ``mu_star = x0 + Sigma_star^(1/2) xi`` directly, with fresh noise ``xi``.
 
-    ``y`` is only carried along for conditioning; the law of ``mu_star`` given ``x0`` does not depend on it
-    beyond ``Sigma_star``. This agrees in distribution with :func:`make_pivot` applied to
-    ``x~ = x0 + sigma eps`` and ``y = A x0 + sigma_y n`` (tested).
+    The *marginal* law of ``mu_star`` given ``x0`` agrees with :func:`make_pivot` applied to ``x~ = x0 + sigma eps``
+    and ``y = A x0 + sigma_y n`` (tested), but ``xi`` is independent of the noise of ``y``: use it only for
+    denoisers that never read ``y`` (the analytic and Gaussian-expert denoisers, ``y=None``). A network conditioned
+    on ``y`` must be trained on the joint draw (:func:`eps.training.objectives.training_pivot`, METHOD.md §3).
     """
     sigma = _per_sample_sigma(sigma, x0)
     var = sigma_star_spectrum(operator, sigma, sigma_y)

@@ -150,3 +150,12 @@ def test_edm_grid_is_an_option_of_the_released_grid_baselines(gmm, name):
             for grid in ({}, {"time_grid": "edm"})]
     assert all(r.nfe == 10 and torch.isfinite(r.x).all() for r in runs)
     assert not torch.allclose(runs[0].x, runs[1].x)
+
+
+def test_mpgd_step_size_is_the_released_table_and_the_stated_rule_elsewhere():
+    from baselines.mpgd import RELEASED_STEP_SIZE, released_step_size
+    assert {n: released_step_size(n) for n in (20, 50, 100)} == {20: 17.5, 50: 7.5, 100: 4.0} == RELEASED_STEP_SIZE
+    assert released_step_size(10) * 10 == pytest.approx(17.5 * 20) and released_step_size(250) * 250 == pytest.approx(400)
+    between = [released_step_size(n) for n in range(20, 101)]
+    assert all(a > b for a, b in zip(between, between[1:]))  # log-log interpolation: strictly decreasing
+    assert released_step_size(35) == pytest.approx((17.5 ** (1 - 0.6108) * 7.5 ** 0.6108), rel=1e-3)  # w = ln(35/20)/ln(50/20)

@@ -7,8 +7,9 @@ from torch import nn
 
 from eps.nn import NetworkPrior, UNetConfig, build_network, eps_condition, load_network, load_prior, save_network
 from eps.nn.checkpoint import convert_edm_pickle
-from eps.operators import make_operator
-from eps.posterior import draw_pivot
+from eps.operators import DEFAULTS, make_operator
+from eps.posterior import make_pivot
+from eps.training.objectives import training_pivot
 from eps.training.trainer import TrainConfig, build_model
 
 TINY = dict(img_resolution=8, model_channels=8, channel_mult=(1, 2), num_blocks=1, attn_resolutions=(4,))
@@ -59,20 +60,19 @@ def test_edm_preconditioning_constants():
     torch.testing.assert_close(net.model.c_noise, sigma.log() / 4)
 
 
-def test_eps_finetune_step0_is_pretrained_denoiser_at_the_pivot(tmp_path):
+@pytest.mark.parametrize("conditioning, channels", [("operator", 9), ("pixel", 6)])
+def test_eps_finetune_step0_is_pretrained_denoiser_at_the_pivot(tmp_path, conditioning, channels):
     prior = perturbed(build_network(UNetConfig(**TINY)))
     save_network(prior, tmp_path / "prior.pt")
-    eps_net = build_model(TrainConfig(kind="eps", init=str(tmp_path / "prior.pt")), (3, 8, 8))
-    assert eps_net.model.config.cond_channels == 6
+    eps_net = build_model(TrainConfig(kind="eps", init=str(tmp_path / "prior.pt"), conditioning=conditioning), (3, 8, 8))
+    assert eps_net.model.config.cond_channels == channels
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(4, 3, 8, 8, generator=g) * 2 - 1
     for task in ("inpaint_random", "deblur_motion", "sr4"):
-        op = make_operator(task, (3, 8, 8), 4, g)
-        y = op.measure(x0, 0.05, g)
         for sigma in (torch.tensor([0.7]), torch.tensor([0.1, 1.0, 5.0, 30.0])):  # shared (1,) and per-sample (B,)
-            pivot = draw_pivot(op, x0, y, sigma, 0.05, g)
+            pivot = training_pivot(x0, sigma.expand(4), g, 0.05, {task: DEFAULTS[task]})
             with torch.no_grad():
-                assert torch.equal(eps_net(pivot.mu_star, pivot.sigma, eps_condition(pivot)),
+                assert torch.equal(eps_net(pivot.mu_star, pivot.sigma, eps_condition(pivot, conditioning)),
                                    prior(pivot.mu_star, pivot.sigma))
 
 
@@ -123,7 +123,7 @@ def test_corrupt_and_mismatched_network_files_are_one_clear_error(tmp_path):
 
 
 def test_network_prior_denoisers_and_gradients(tmp_path):
-    for name, cond in (("prior", 0), ("eps", 6), ("palette", 3)):
+    for name, cond in (("prior", 0), ("eps", 9), ("palette", 3)):
         save_network(perturbed(build_network(UNetConfig(**TINY, cond_channels=cond))), tmp_path / f"{name}.pt")
     prior = load_prior(tmp_path / "prior.pt", tmp_path / "eps.pt", tmp_path / "palette.pt")
     assert isinstance(prior, NetworkPrior) and prior.image_shape == (3, 8, 8)
@@ -131,7 +131,7 @@ def test_network_prior_denoisers_and_gradients(tmp_path):
     prior.denoise(x, torch.tensor([1.0])).sum().backward()  # DPS-style baselines differentiate through it
     assert x.grad is not None and x.grad.abs().sum() > 0
     op = make_operator("sr4", (3, 8, 8))
-    pivot = draw_pivot(op, x.detach(), op.A(x.detach()), torch.tensor([1.0]), 0.05)
+    pivot = make_pivot(op, x.detach(), op.A(x.detach()), torch.tensor([1.0]), 0.05)
     assert prior.denoise_pivot(pivot).shape == (2, 3, 8, 8)
     assert prior.denoise_palette(x, torch.tensor([1.0]), torch.zeros(2, 3, 8, 8)).shape == (2, 3, 8, 8)
     with pytest.raises(ValueError, match="no EPS network"):

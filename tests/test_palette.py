@@ -1,9 +1,12 @@
-"""Palette: the backbone sampler with the conditional denoiser, counted NFE, clear error without a network."""
+"""Palette: the backbone sampler with the conditional denoiser, counted NFE, clear error without a network, the
+released conditioning (the degraded image) and fine-tuning from the prior."""
 import pytest
 import torch
 
 from eps.methods import Problem, get_method
-from eps.nn import NetworkPrior, UNetConfig, build_network
+from eps.nn import NetworkPrior, UNetConfig, build_network, degraded_image
+from eps.nn.checkpoint import save_network
+from eps.training.trainer import TrainConfig, build_model
 from eps.operators import make_operator
 from eps.priors import random_gmm
 
@@ -27,3 +30,40 @@ def test_palette_needs_a_palette_network():
     op = make_operator("sr4", (1, 4, 4))
     with pytest.raises(ValueError, match="Palette network"):
         get_method("palette").run(Problem(op, torch.zeros(1, 1, 1, 1), 0.05), gmm, nfe=3)
+
+
+def test_degraded_image_is_the_released_conditioning():
+    """Spec transcribed from the release (Janspiry/Palette-Image-to-Image-Diffusion-Models@136b29f, data/dataset.py:
+    ``cond_image = img * (1 - mask) + mask * randn``, hole = 1 there): observed pixels keep the measurement, the
+    hole gets fresh N(0, 1) draws; a measurement on the image grid is used as is; SR gets ``A^+ y``."""
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(2, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
+    op = make_operator("inpaint_random", (3, 8, 8), 2, g).to(dtype=torch.float64)
+    y = op.measure(x0, 0.05, g)
+    hole = torch.randn(y.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    m = op.mask
+    expected = y * m + (1 - m) * hole
+    assert torch.equal(degraded_image(op, y, torch.Generator().manual_seed(1)), expected)
+    blur = make_operator("deblur_gauss", (3, 8, 8)).to(dtype=torch.float64)
+    y = blur.measure(x0, 0.05, g)
+    assert torch.equal(degraded_image(blur, y, g), y)
+    sr = make_operator("sr4", (3, 8, 8)).to(dtype=torch.float64)
+    y = sr.measure(x0, 0.05, g)
+    up = degraded_image(sr, y, g)
+    assert up.shape == x0.shape and torch.allclose(sr.A(up), y, atol=1e-12)  # A A^+ y = y (A has full row rank)
+
+
+def test_palette_finetune_step0_is_the_prior_denoiser(tmp_path):
+    """Fine-tuned from the prior like EPS: the zero-initialised condition channels make step 0 the prior."""
+    prior = build_network(UNetConfig(**TINY))
+    with torch.no_grad():
+        for p in prior.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    save_network(prior, tmp_path / "prior.pt")
+    net = build_model(TrainConfig(kind="palette", init=str(tmp_path / "prior.pt")), (3, 8, 8))
+    assert net.model.config.cond_channels == 3
+    g = torch.Generator().manual_seed(2)
+    x, cond = torch.randn(4, 3, 8, 8, generator=g), torch.randn(4, 3, 8, 8, generator=g)
+    sigma = torch.tensor([0.1, 1.0, 5.0, 30.0])
+    with torch.no_grad():
+        assert torch.equal(net(x, sigma, cond), prior(x, sigma))

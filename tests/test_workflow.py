@@ -53,7 +53,7 @@ def test_default_dry_run_lists_every_stage(tmp_path):
     cfg = yaml.safe_load((cwd / "config" / "default.yaml").read_text())
     cells = len(cfg["tasks"]) * sum(len(m["nfe"]) for m in cfg["methods"].values())
     assert counts["evaluate"] == len(cfg["tasks"]) and counts["sample"] == cells  # one shard per cell
-    assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 2
+    assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 1 + len(cfg["tasks"])  # EPS, Palette per task
     for rule in ("prepare_embedded", "train_prior", "report", "notebook"):
         assert counts[rule] == 1
 
@@ -64,8 +64,9 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     assert run.returncode == 0, run.stderr
     cfg = yaml.safe_load((cwd / "config" / "paper.yaml").read_text())
     assert sorted(cfg["datasets"]) == ["ffhq64", "imagenet64"] and list(cfg["tasks"]) == TASKS
-    assert sorted(cfg["methods"]) == sorted(PAPER_METHODS)
+    assert sorted(cfg["methods"]) == sorted(PAPER_METHODS + ["eps_dpmpp2m"])  # + EPS with DPM-Solver++(2M)
     counts = job_counts(run.stdout)
+    assert counts["frontier"] == 1
     cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
     shards = -(-1000 // cfg["sample"]["shard_size"])
     assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
@@ -156,7 +157,8 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
     assert first.returncode == 0, first.stderr[-3000:]
     report = cwd / "results" / "tiny" / "report"
     for name in ("summary.csv", "summary.md", "summary.tex", "comparison.csv", "tasks.csv", "gmm.csv", "gmm.png",
-                 "nfe_convergence.png", "cost.png", "qualitative/embedded-sr4.png", "explore_results.ipynb"):
+                 "nfe_convergence.png", "cost.png", "qualitative/embedded-sr4.png", "explore_results.ipynb",
+                 "frontier.csv", "frontier.png"):
         assert (report / name).is_file(), name
     import pandas as pd
 

@@ -2,23 +2,53 @@
 
     measurement image   x_y = V diag(s / (s^2 + sigma_y^2)) U^T y       (Tikhonov pseudo-inverse; = A^+ y at sigma_y = 0)
     certainty map       c   = -log(max(diag(Sigma_star) / sigma^2, r_min)) / -log(r_min),   r_min = 1e-6
+    certainty response  r   = Gamma delta,   Gamma = I - Sigma_star / sigma^2 = V diag(gamma) V^T,
+                              gamma_i = sigma^2 s_i^2 / (sigma_y^2 + sigma^2 s_i^2)  in [0, 1]
 
 ``x_y`` is bounded by ``1 / (2 sigma_y)`` per singular direction, so blur operators with tiny singular values do
 not blow the noise up as the plain ``A^+ y`` would. ``c`` is 0 where a pixel keeps the full prior noise ``sigma^2``
-and 1 where the measurement pins it down (variance ratio <= 1e-6). EPS conditions on ``[x_y, c]`` (2C channels),
-Palette on ``x_y`` (C channels).
+and 1 where the measurement pins it down (variance ratio <= 1e-6). ``r`` is the column of the certainty operator
+``Gamma`` at the centre pixel ``delta`` (in every channel): how much of each direction the pivot takes from ``y``
+(``gamma_i = 0``: prior noise only; ``1``: measured exactly). ``Sigma_star = sigma^2 (I - Gamma)`` and the network
+knows ``sigma``, so it needs ``Gamma``; per task (tests/test_conditioning.py reconstructs it from ``[c, r]``):
+
+    inpaint_random, inpaint_box   Gamma is diagonal (V = I): its diagonal is ``c``; ``r`` adds nothing
+    deblur_motion (random kernel) Gamma is circulant (periodic blur, Fourier-diagonal): Gamma = circ(r)
+    fixed operators (sr4, deblur_gauss: no random parameter)   Sigma_star is a function of (task, sigma) alone,
+                                  and ``r`` identifies the task
+
+A certainty map alone (``diag(Sigma_star)``) is a constant image for every circulant blur: it cannot say which
+frequencies a random kernel measured. ``r`` is one spectral round trip per image (the cost of one pivot).
+
+Two conditionings (``CONDITIONINGS``; the ablation of the old one): ``operator`` = ``[x_y, c, r]`` (3C channels,
+the default), ``pixel`` = ``[x_y, c]`` (2C channels). A network's conditioning follows from its channel count
+(:func:`conditioning_of`).
+
+Palette (Saharia et al. 2022) conditions on the *degraded image* itself, as its release does
+(``Janspiry/Palette-Image-to-Image-Diffusion-Models`` at commit 136b29f58d0af6e5db9f3655d2891f5a855fcdaa,
+``models/network.py``: the network input is ``cat([cond_image, y_t])``; ``data/dataset.py``, InpaintDataset:
+``cond_image = img * (1 - mask) + mask * randn``):
+
+    degraded image   y           where the measurement lives on the image grid (inpainting, blur)
+                     A^+ y       otherwise (super-resolution: the low-resolution image at full size)
+                     with the pixels an inpainting mask leaves unobserved replaced by fresh N(0, 1) draws
 """
 from __future__ import annotations
 
 import math
+from functools import partial
+from typing import Callable
 
 import torch
 
 from ..operators import LinearOperator
+from ..operators.base import _per_sample
+from ..operators.inpainting import Inpainting
 from ..posterior import Pivot
 
 Tensor = torch.Tensor
 R_MIN = 1e-6
+CONDITIONINGS = {"operator": 3, "pixel": 2}  # EPS conditioning -> channels per image channel
 
 
 def measurement_image(operator: LinearOperator, y: Tensor, sigma_y: float) -> Tensor:
@@ -36,16 +66,58 @@ def certainty_map(pivot: Pivot) -> Tensor:
     return (-torch.log(ratio) / -math.log(R_MIN)).expand_as(mu)
 
 
-def eps_condition(pivot: Pivot) -> Tensor:
-    """``[x_y, c]``: the EPS network's conditioning channels, ``(B, 2C, H, W)``."""
+def certainty_response(pivot: Pivot) -> Tensor:
+    """``Gamma delta``: the centre column of ``I - Sigma_star / sigma^2``, ``(B, C, H, W)``."""
+    mu, op = pivot.mu_star, pivot.operator
+    B, C, H, W = mu.shape
+    delta = mu.new_zeros(B, C, H, W)
+    delta[:, :, H // 2, W // 2] = 1.0
+    s = op.s.to(mu.dtype)
+    sig2_s2 = _per_sample(pivot.sigma.to(mu.dtype), mu) ** 2 * s**2
+    denom = pivot.sigma_y**2 + sig2_s2
+    gamma = torch.where(denom > 0, sig2_s2 / torch.where(denom > 0, denom, 1.0), 0.0)
+    return op.V(gamma * op.V_T(delta))
+
+
+def eps_condition(pivot: Pivot, conditioning: str = "operator") -> Tensor:
+    """The EPS network's conditioning channels: ``[x_y, c, r]`` (``operator``) or ``[x_y, c]`` (``pixel``)."""
+    check_conditioning(conditioning)
     mu = pivot.mu_star
     x_y = measurement_image(pivot.operator, pivot.y, pivot.sigma_y).to(mu.dtype).expand_as(mu)
-    return torch.cat([x_y, certainty_map(pivot)], dim=1)
+    maps = [x_y, certainty_map(pivot)]
+    if conditioning == "operator":
+        maps.append(certainty_response(pivot).expand_as(mu))
+    return torch.cat(maps, dim=1)
 
 
-def palette_condition(operator: LinearOperator, y: Tensor, sigma_y: float) -> Tensor:
-    """Palette's conditioning channels: the measurement image ``x_y``, ``(B, C, H, W)``."""
-    return measurement_image(operator, y, sigma_y)
+def check_conditioning(conditioning: str) -> str:
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"unknown EPS conditioning {conditioning!r}; valid: {', '.join(CONDITIONINGS)}")
+    return conditioning
 
 
-__all__ = ["measurement_image", "certainty_map", "eps_condition", "palette_condition"]
+def condition_for(conditioning: str) -> Callable[[Pivot], Tensor]:
+    """``pivot -> eps_condition(pivot, conditioning)``."""
+    return partial(eps_condition, conditioning=check_conditioning(conditioning))
+
+
+def conditioning_of(cond_channels: int, channels: int) -> str:
+    """The EPS conditioning of a network with ``cond_channels`` extra inputs on ``channels``-channel images."""
+    for name, per_channel in CONDITIONINGS.items():
+        if cond_channels == per_channel * channels:
+            return name
+    raise ValueError(f"an EPS network on {channels}-channel images with {cond_channels} conditioning channels matches "
+                     f"no EPS conditioning ({', '.join(f'{k}: {v * channels}' for k, v in CONDITIONINGS.items())})")
+
+
+def degraded_image(operator: LinearOperator, y: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Palette's conditioning channels ``(B, C, H, W)``: the degraded image on the image grid (module doc)."""
+    image = y if tuple(y.shape[1:]) == tuple(operator.image_shape) else operator.pinv(y)
+    if isinstance(operator, Inpainting):
+        fill = torch.randn(image.shape, generator=generator, dtype=image.dtype, device=image.device)
+        image = torch.where(operator.mask.to(torch.bool), image, fill)
+    return image
+
+
+__all__ = ["CONDITIONINGS", "measurement_image", "certainty_map", "certainty_response", "eps_condition",
+           "check_conditioning", "condition_for", "conditioning_of", "degraded_image"]

@@ -1,7 +1,8 @@
 """A network-backed :class:`eps.methods.Prior`: the unconditional, EPS and Palette denoisers from checkpoints.
 
     denoise(x~, sigma)                 D_theta(x~; sigma)                            unconditional EDM denoiser
-    denoise_pivot(pivot)               D_theta(mu_star; sigma, [x_y, c])             EPS network (eps.nn.conditioning)
+    denoise_pivot(pivot)               D_theta(mu_star; sigma, [x_y, c, r])          EPS network (eps.nn.conditioning;
+                                                                                      [x_y, c] for a "pixel" network)
     denoise_palette(x~, sigma, cond)   D_theta(x~; sigma, x_y)                       Palette network
 
 Gradients flow through ``denoise`` (the parameters are frozen, inputs are not), as DPS-style baselines need.
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from ..interpolants import EDM
 from ..posterior import Pivot
 from .checkpoint import load_network
-from .conditioning import eps_condition
+from .conditioning import condition_for, conditioning_of
 from .precond import EDMPrecond
 
 Tensor = torch.Tensor
@@ -41,6 +42,8 @@ class NetworkPrior:
             if other is not None and other.model.config.img_resolution != cfg.img_resolution:
                 raise ValueError(f"{what} network resolution {other.model.config.img_resolution} does not match "
                                  f"the prior's {cfg.img_resolution}")
+        self.condition = None if eps_net is None else condition_for(
+            conditioning_of(eps_net.model.config.cond_channels, cfg.in_channels))
 
     @property
     def label_dim(self) -> int:
@@ -73,7 +76,7 @@ class NetworkPrior:
     def denoise_pivot(self, pivot: Pivot) -> Tensor:
         if self.eps_net is None:
             raise ValueError("this prior has no EPS network: pass eps_ckpt to load_prior")
-        return self.eps_net(pivot.mu_star, pivot.sigma, eps_condition(pivot),
+        return self.eps_net(pivot.mu_star, pivot.sigma, self.condition(pivot),
                             class_labels=self._labels(self.eps_net, pivot.mu_star))
 
     def denoise_palette(self, x: Tensor, sigma: Tensor, condition: Tensor) -> Tensor:

@@ -99,3 +99,22 @@ def qualitative(shards: list[dict], path, num_images: int = 4) -> None:
             axes[i, j].axis("off")
     fig.suptitle(f"{first['meta']['dataset']} · {first['meta']['task']}", fontsize=9)
     save(fig, path)
+
+
+def frontier(table: pd.DataFrame, path) -> None:
+    """The NFE-accuracy frontier (``eps frontier``): ``sw / sw_floor`` against measured NFE, one panel per task
+    and one line per method and solver (log-log, 1 = exact), and seconds per sample against NFE."""
+    table = table.assign(label=table["method"] + table["solver"].fillna("").map(lambda s: f" ({s})" if s else ""))
+    tasks = list(dict.fromkeys(table["task"]))
+    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(3.2 * (len(tasks) + 1), 3.2))
+    for ax, task in zip(axes, tasks):
+        sns.lineplot(table[table["task"] == task], x="nfe", y="ratio", hue="label", marker="o", ax=ax,
+                     legend=ax is axes[0])
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set(xscale="log", yscale="log", title=task, ylabel="sw / sw_floor")
+    per_sample = table.groupby(["label", "nfe"], as_index=False)["sec_per_sample"].mean()
+    sns.lineplot(per_sample, x="nfe", y="sec_per_sample", hue="label", marker="o", ax=axes[-1], legend=False)
+    axes[-1].set(xscale="log", yscale="log", title="wall time", ylabel="seconds per sample")
+    if axes[0].get_legend() is not None:
+        sns.move_legend(axes[0], "upper left", bbox_to_anchor=(0, -0.2), ncol=4, fontsize="small")
+    save(fig, path)

@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from ..args import fraction, int_list, nonnegative_float, nonnegative_int, positive_float, positive_int
 from ..io import check_writable
+from ..nn.conditioning import CONDITIONINGS
 from ..operators import TASKS
 from .trainer import TrainConfig, train
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kind", required=True, choices=("prior", "eps", "palette"))
     p.add_argument("--data", required=True, help="EDM-layout training zip")
     p.add_argument("--out", required=True, help="checkpoint path (resumed if it exists)")
-    p.add_argument("--init", help="prior checkpoint to fine-tune the EPS network from")
+    p.add_argument("--init", help="prior checkpoint to fine-tune the EPS or Palette network from")
     p.add_argument("--steps", type=positive_int, default=d.steps)
     p.add_argument("--batch", type=positive_int, default=d.batch, help="global batch size")
     p.add_argument("--lr", type=positive_float, default=d.lr)
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task-params", default="{}",
                    help='JSON task -> parameters overriding eps.operators.DEFAULTS, as eps sample takes them '
                         '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
+    p.add_argument("--conditioning", default=d.conditioning, choices=tuple(CONDITIONINGS),
+                   help="EPS conditioning: operator = [x_y, c, r] (certainty response), pixel = [x_y, c] (ablation)")
     p.add_argument("--ckpt-every", type=positive_int, default=d.ckpt_every)
     p.add_argument("--class-labels", choices=("none", "true_label"), default=d.class_labels,
                    help="class-conditional network (e.g. fine-tuned from EDM's ImageNet-64 ADM): 'true_label' feeds "
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                       lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
                       tasks=list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")],
                       task_params=params, ckpt_every=a.ckpt_every, class_labels=a.class_labels, device=device,
+                      conditioning=a.conditioning,
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,
                                                  num_blocks=a.num_blocks, attn_resolutions=a.attn_resolutions,
                                                  dropout=a.dropout))

@@ -13,11 +13,17 @@ and differ only in the network input (METHOD.md §3):
 
     prior     x_in = x0 + sigma n                                        cond = none
     eps       x_in = mu_star = x0 + Sigma_star^(1/2) xi (draw_pivot)     cond = condition(pivot)   (L_EPS)
-    palette   x_in = x0 + sigma n                                        cond = x_y(A, y)          (Palette)
+    palette   x_in = x0 + sigma n                                        cond = degraded image of y (Palette)
 
 with one operator task per step drawn uniformly from ``tasks`` (task -> operator parameters, e.g. kernel
 size) and ``B`` random operator instances of it (masks, kernels from ``make_operator(task, ..., generator=g,
 **params)``) and ``y = A x0 + sigma_y n'``.
+
+L_EPS draws ``x~ = x0 + sigma eps`` and ``y`` *jointly* (from the same ``x0``) and builds the pivot from both
+with :func:`eps.posterior.make_pivot`, the function the sampler calls (METHOD.md §3): the noise of ``mu_star``
+in measured directions is then (mostly) the noise ``n'`` of the ``y`` the network is conditioned on, exactly as at
+sampling. Drawing ``mu_star = x0 + Sigma_star^(1/2) xi`` with fresh ``xi`` has the same marginal law but makes the
+two looks at the measured directions independent, and the network learns to count the measurement twice.
 """
 from __future__ import annotations
 
@@ -26,9 +32,9 @@ from typing import Callable, Mapping
 
 import torch
 
-from ..nn.conditioning import eps_condition, palette_condition
+from ..nn.conditioning import degraded_image, eps_condition
 from ..operators import make_operator
-from ..posterior import Pivot, draw_pivot
+from ..posterior import Pivot, make_pivot
 from ..rng import randn_like
 
 Tensor = torch.Tensor
@@ -67,17 +73,26 @@ def draw_measurement(x0: Tensor, tasks: Mapping[str, dict], sigma_y: float, gene
     return op, op.measure(x0, sigma_y, generator)
 
 
+def training_pivot(x0: Tensor, sigma: Tensor, generator: torch.Generator, sigma_y: float,
+                   tasks: Mapping[str, dict]) -> Pivot:
+    """The L_EPS pivot: operators and ``y = A x0 + sigma_y n'`` (:func:`draw_measurement`), ``x~ = x0 + sigma eps``,
+    then ``mu_star, Sigma_star = make_pivot(A, x~, y, sigma, sigma_y)`` — the joint draw of the sampler."""
+    op, y = draw_measurement(x0, tasks, sigma_y, generator)
+    x_tilde = x0 + sigma[:, None, None, None] * randn_like(x0, generator)
+    return make_pivot(op, x_tilde, y, sigma, sigma_y)
+
+
 def network_inputs(kind: str, x0: Tensor, generator: torch.Generator, sigma_y: float = 0.05,
                    tasks: Mapping[str, dict] = {}, condition: Callable[[Pivot], Tensor] = eps_condition):
     """``(x_in, sigma, cond)`` for clean images ``x0``; every random draw comes from ``generator``."""
     sigma = sample_sigma(x0.shape[0], generator, x0.dtype, wide=check_kind(kind) != "prior")
     if kind == "prior":
         return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, None
-    op, y = draw_measurement(x0, tasks, sigma_y, generator)
     if kind == "eps":
-        pivot = draw_pivot(op, x0, y, sigma, sigma_y, generator)
+        pivot = training_pivot(x0, sigma, generator, sigma_y, tasks)
         return pivot.mu_star, sigma, condition(pivot)
-    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, palette_condition(op, y, sigma_y)
+    op, y = draw_measurement(x0, tasks, sigma_y, generator)
+    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, degraded_image(op, y, generator)
 
 
 def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None,
@@ -87,4 +102,5 @@ def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | 
     return (edm_weight(sigma) * ((D - x0) ** 2).flatten(1).mean(1)).mean()
 
 
-__all__ = ["KINDS", "check_kind", "sample_sigma", "edm_weight", "draw_measurement", "network_inputs", "denoising_loss"]
+__all__ = ["KINDS", "check_kind", "sample_sigma", "edm_weight", "draw_measurement", "training_pivot", "network_inputs",
+           "denoising_loss"]

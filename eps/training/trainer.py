@@ -25,6 +25,7 @@ import torch.distributed as dist
 from ..io import atomic_path, save_torch
 from ..data import read_image_zip
 from ..nn.checkpoint import TRAIN_FORMAT, build_network, load_network, network_from_state, read_checkpoint
+from ..nn.conditioning import CONDITIONINGS, check_conditioning, condition_for
 from ..nn.unet import UNetConfig
 from ..operators import TASKS, check_task, task_params
 from ..progress import Progress
@@ -41,7 +42,7 @@ class TrainConfig:
 
     kind: str = "prior"
     data: str = ""
-    init: str | None = None  # prior checkpoint to fine-tune from (kind "eps")
+    init: str | None = None  # prior checkpoint to fine-tune from (kinds "eps", "palette")
     steps: int = 1000
     batch: int = 32
     lr: float = 1e-3
@@ -55,13 +56,15 @@ class TrainConfig:
     class_labels: str = "none"  # "true_label": each training image's class (zip labels) for a class-conditional net
     device: str = "cpu"
     net: dict = field(default_factory=dict)
+    conditioning: str = "operator"  # EPS conditioning (eps.nn.conditioning.CONDITIONINGS); "pixel" = the old [x_y, c]
 
     def __post_init__(self):
         check_kind(self.kind)
+        check_conditioning(self.conditioning)
         self.tasks = [check_task(t) for t in self.tasks]
         self.task_params = resolve_task_params(self.tasks, self.task_params)
-        if self.init is not None and self.kind != "eps":
-            raise ValueError(f"--init (fine-tuning) is for kind 'eps', not {self.kind!r}")
+        if self.init is not None and self.kind == "prior":
+            raise ValueError("--init (fine-tuning) is for the conditional kinds 'eps' and 'palette', not 'prior'")
         if self.class_labels not in ("none", "true_label"):
             raise ValueError(f"class_labels must be 'none' or 'true_label', got {self.class_labels!r}")
 
@@ -84,9 +87,9 @@ def resolve_task_params(tasks: list[str], overrides: dict) -> dict[str, dict]:
     return {t: task_params(t, **overrides.get(t, {})) for t in tasks}
 
 
-def cond_channels(kind: str, channels: int) -> int:
-    """EPS: measurement image + certainty map; Palette: measurement image; prior: none."""
-    return {"prior": 0, "eps": 2 * channels, "palette": channels}[kind]
+def cond_channels(kind: str, channels: int, conditioning: str = "operator") -> int:
+    """EPS: measurement image, certainty map (and certainty response); Palette: the degraded image; prior: none."""
+    return {"prior": 0, "eps": CONDITIONINGS[conditioning] * channels, "palette": channels}[kind]
 
 
 def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
@@ -96,13 +99,13 @@ def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
         raise ValueError(f"training images must be square, got {H}x{W}")
     if cfg.init is None:
         net_cfg = UNetConfig.from_dict({**cfg.net, "img_resolution": H, "in_channels": C, "out_channels": C,
-                                        "cond_channels": cond_channels(cfg.kind, C)})
+                                        "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning)})
         return build_network(net_cfg)
     prior = load_network(cfg.init)
     pc = prior.model.config
     if (pc.in_channels, pc.img_resolution) != (C, H):
         raise ValueError(f"--init {cfg.init} is a {pc.in_channels}x{pc.img_resolution}px network; data is {C}x{H}px")
-    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C)})  # the prior's architecture
+    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning)})  # the prior's architecture
     missing, unexpected = net.load_state_dict(prior.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("model.cond_conv.") for k in missing), (missing, unexpected)
     return net.requires_grad_(True)
@@ -125,7 +128,7 @@ def resume_state(cfg: TrainConfig, out: Path) -> TrainState:
     """The state saved in ``out``; a mismatch or a damaged file is one error naming it (nothing is written)."""
     saved = read_checkpoint(out, (TRAIN_FORMAT,))
     try:
-        old = asdict(TrainConfig.from_dict(saved["config"]))
+        old = asdict(TrainConfig.from_dict({"conditioning": "pixel", **saved["config"]}))  # older files: [x_y, c]
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"checkpoint {out}: unreadable training config: {err}") from err
     new = asdict(cfg)
@@ -226,7 +229,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
 
     run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
               ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
-              on_step=on_step, labels=labels)
+              condition=condition_for(cfg.conditioning), on_step=on_step, labels=labels)
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
         print(f"trained {cfg.kind} to step {state.step}: {(state.step - start_step) * cfg.batch / seconds:.1f} "

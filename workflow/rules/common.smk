@@ -21,16 +21,25 @@ NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
 # join the provenance of the report, so a committed report is stale once its config changes.
 CONFIG_FILES = [str(f) for f in workflow.config_settings.configfiles] or ["config/default.yaml"]
 
-# Methods that sample with their own trained network, and the training kind that produces it.
+# Methods that sample with their own trained network, and the training kind that produces it; the kinds
+# trained once per task (Palette is a per-task model, Saharia et al. 2022) rather than on every task at once.
 TRAINED = {"eps": "eps", "palette": "palette"}
+PER_TASK = {"palette"}
 
 # Every job: the commands of this environment, and the configured number of torch threads.
 shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
              f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
 
-_unknown = (set(config["methods"]) | {m.split("@")[0] for m in config["gmm"]["methods"]}) - set(available_methods())
+def registered(label: str) -> str:
+    """The registered method a ``methods`` entry runs (its ``method`` key, else its own name)."""
+    return config["methods"][label].get("method", label)
+
+
+_unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
+            | set(config.get("frontier", {}).get("methods", []))) - set(available_methods())
 if _unknown:
-    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; registered methods: {', '.join(available_methods())}")
+    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; "
+                     f"registered methods: {', '.join(available_methods())}")
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_-]+",
@@ -39,7 +48,7 @@ wildcard_constraints:
     nfe=r"\d+",
     seed=r"\d+",
     shard=r"\d+",
-    kind="eps|palette",
+    model="eps|(" + "|".join(PER_TASK) + ")_(" + "|".join(TASKS) + ")",
 
 
 def as_json(value) -> str:
@@ -79,6 +88,17 @@ def summary_path(dataset, task) -> str:
 
 def task_cells(dataset, task) -> list[tuple]:
     return [cell for cell in runs() if cell[:2] == (dataset, task)]
+
+
+def trained_model(kind: str, dataset: str, task: str) -> str:
+    """The network of training kind ``kind`` that samples ``task``: ``<kind>.pt`` or, per task, ``<kind>_<task>.pt``."""
+    return f"{OUT}/models/{dataset}/{kind}_{task}.pt" if kind in PER_TASK else f"{OUT}/models/{dataset}/{kind}.pt"
+
+
+def model_tasks(model: str) -> list[str]:
+    """The tasks the network named ``model`` (a ``trained_model`` stem) trains on."""
+    kind, _, task = model.partition("_")
+    return [task] if kind in PER_TASK else list(config["tasks"])
 
 
 def prior_checkpoint(dataset: str) -> str:

@@ -62,9 +62,10 @@ rule notebook:
 # (tests/test_committed_results.py fails until then).
 if "publish" in config:
     PUBLISHED = config["publish"]
-    PUBLISH_FILES = ["summary.csv", "comparison.csv", "tasks.csv", "gmm.csv", "summary.md", "summary.tex",
-                     "nfe_convergence.png", "cost.png", "gmm.png", "explore_results.ipynb",
-                     *[f"{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv")],
+    PUBLISH_FILES = ["summary.csv", "comparison.csv", "tasks.csv", "gmm.csv", "frontier.csv", "summary.md",
+                     "summary.tex", "nfe_convergence.png", "cost.png", "gmm.png", "frontier.png", "explore_results.ipynb",
+                     *[f"{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv",
+                                                              "frontier.csv")],
                      *[f"qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]]]
 
     rule publish:

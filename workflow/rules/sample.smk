@@ -2,8 +2,13 @@
 
 
 def method_net(w):
-    kind = TRAINED.get(w.method)
-    return {f"{kind}_net": f"{OUT}/models/{w.dataset}/{kind}.pt"} if kind else {}
+    kind = TRAINED.get(registered(w.method))
+    return {f"{kind}_net": trained_model(kind, w.dataset, w.task)} if kind else {}
+
+
+def solver_flag(w):
+    solver = config["methods"][w.method].get("solver")
+    return f"--solver {solver}" if solver else ""
 
 
 rule sample:
@@ -20,6 +25,8 @@ rule sample:
         size=lambda w: shard_range(w.dataset, w.shard)[1],
         task=lambda w: as_json(config["tasks"][w.task]),
         options=lambda w: as_json(config["methods"][w.method].get("options", {})),
+        method=lambda w: registered(w.method),
+        solver=solver_flag,
         labels=lambda w: class_labels(w.dataset),
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
@@ -27,8 +34,9 @@ rule sample:
         f"{OUT}/logs/sample/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}-seed{{seed}}-shard{{shard}}.log",
     shell:
         "eps sample --data {input.data:q} --prior {input.prior:q} {params.net} --dataset {wildcards.dataset:q} "
-        "--task {wildcards.task:q} --task-params {params.task} --method {wildcards.method:q} "
-        "--options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} --start {params.start} "
+        "--task {wildcards.task:q} --task-params {params.task} --method {params.method:q} --label {wildcards.method:q} "
+        "{params.solver} --options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} "
+        "--start {params.start} "
         "--count {params.size} --num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} "
         "--batch-size {SAMPLE[batch_size]} --class-labels {params.labels:q} --device {config[device]:q} "
         "--out {output:q} > {log:q} 2>&1"

@@ -1,7 +1,8 @@
-"""Train stage: the unconditional prior (unless published), then the EPS fine-tune and Palette.
+"""Train stage: the unconditional prior (unless published), then the EPS and Palette fine-tunes from it.
 
-One EPS and one Palette network per dataset, trained on operator draws of every configured task with
-the configured task parameters (``eps train --tasks --task-params``, the parameters ``eps sample`` uses).
+One EPS network per dataset, trained on operator draws of every configured task, and one Palette network per
+dataset and task (``PER_TASK``), both with the configured task parameters (``eps train --tasks --task-params``,
+the parameters ``eps sample`` uses).
 ``eps train`` resumes from its state file, which lives next to the output under a name keyed by the hash of
 the training config (:func:`state_file`) and is moved into place only when training finishes: an interrupted
 run resumes, no partial output survives, and a changed config never resumes or keeps a model that is not the
@@ -10,8 +11,6 @@ configured one. With train.gpus > 1 the command is launched through torchrun (on
 
 GPUS = config["train"]["gpus"]
 TRAIN = f"torchrun --standalone --nproc_per_node={GPUS} -m eps.training.cli" if GPUS > 1 else "eps train"
-TASK_LIST = ",".join(config["tasks"])
-TASK_PARAMS = as_json(config["tasks"])
 
 
 def train_flags(kind: str) -> str:
@@ -44,27 +43,29 @@ rule train_prior:
     log:
         f"{OUT}/logs/train/{{dataset}}/prior.log",
     shell:
-        "{TRAIN} --kind prior --data {input.data:q} {params.flags} --out {params.state:q} > {log:q} 2>&1 "
+        "{TRAIN} --kind prior --data {input.data:q} {params.flags} --out {params.state:q} 2>&1 | tee {log:q} "
         "&& mv {params.state:q} {output:q}"
 
 
 rule train_conditional:
-    """EPS (fine-tuned from the prior, zero-initialised conditioning) or Palette (from scratch)."""
+    """EPS or Palette, fine-tuned from the prior (zero-initialised conditioning: step 0 is the prior)."""
     input:
         data=f"{DATA}/{{dataset}}/train.zip",
-        init=lambda w: [prior_checkpoint(w.dataset)] if w.kind == "eps" else [],
+        init=lambda w: prior_checkpoint(w.dataset),
     output:
-        f"{OUT}/models/{{dataset}}/{{kind}}.pt",
+        f"{OUT}/models/{{dataset}}/{{model}}.pt",
     params:
-        flags=lambda w: train_flags(w.kind),
-        init=lambda w, input: f"--init {shlex.quote(input.init[0])}" if input.init else "",
-        labels=lambda w: class_labels(w.dataset) if w.kind == "eps" else "none",  # Palette: DDPM++ from scratch
-        state=lambda w, output: state_file(output[0], w.kind),
+        kind=lambda w: w.model.partition("_")[0],
+        flags=lambda w: train_flags(w.model.partition("_")[0]),
+        tasks=lambda w: ",".join(model_tasks(w.model)),
+        task_params=lambda w: as_json({t: config["tasks"][t] for t in model_tasks(w.model)}),
+        labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
+        state=lambda w, output: state_file(output[0], w.model.partition("_")[0]),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
-        f"{OUT}/logs/train/{{dataset}}/{{kind}}.log",
+        f"{OUT}/logs/train/{{dataset}}/{{model}}.log",
     shell:
-        "{TRAIN} --kind {wildcards.kind} --data {input.data:q} {params.init} --tasks {TASK_LIST:q} "
-        "--task-params {TASK_PARAMS} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels:q} {params.flags} "
-        "--out {params.state:q} > {log:q} 2>&1 && mv {params.state:q} {output:q}"
+        "{TRAIN} --kind {params.kind} --data {input.data:q} --init {input.init:q} --tasks {params.tasks:q} "
+        "--task-params {params.task_params} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels:q} {params.flags} "
+        "--out {params.state:q} 2>&1 | tee {log:q} && mv {params.state:q} {output:q}"

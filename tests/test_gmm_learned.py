@@ -1,0 +1,63 @@
+"""``eps gmm-bench --prior learned``: the project's networks trained on GMM samples, cached by what defines them."""
+import dataclasses
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from eps import gmm_bench
+from eps.gmm_learned import LearnedBudget, cache_key, learned_networks, train_configs
+from eps.priors import random_gmm
+
+TINY = ["--prior-steps", "3", "--eps-steps", "3", "--train-batch", "8", "--num-train", "64", "--model-channels", "8",
+        "--num-samples", "16", "--num-projections", "20", "--shape", "1,8,8", "--seeds", "0", "--threads", "1"]
+
+
+def test_learned_bench_runs_scores_and_reuses_its_networks(tmp_path):
+    out = tmp_path / "learned.csv"
+    gmm_bench.main(["--prior", "learned", "--methods", "eps@4,ddnm@4", "--tasks", "sr4,inpaint_box", *TINY,
+                    "--out", str(out)])
+    df = pd.read_csv(out)
+    assert list(df.columns) == gmm_bench.COLUMNS
+    assert set(zip(df.method, df.task)) == {("unconditional", "prior"), ("eps", "sr4"), ("ddnm", "sr4"),
+                                            ("eps", "inpaint_box"), ("ddnm", "inpaint_box")}
+    assert (df.prior == "learned").all() and (df.prior_steps == 3).all() and (df.eps_steps == 3).all()
+    assert df[["sw", "ratio", "prior_loss", "eps_loss"]].map(math.isfinite).all().all()
+    nets = sorted(p for p in (tmp_path / "learned.nets").rglob("*.pt"))
+    assert [p.stem.split("-")[0] for p in nets] == ["eps", "prior"]
+    before = {p: p.read_bytes() for p in nets}
+    gmm_bench.main(["--prior", "learned", "--methods", "eps@4", "--tasks", "sr4,inpaint_box", *TINY,
+                    "--out", str(tmp_path / "again.csv")])
+    assert sorted((tmp_path / "learned.nets").rglob("*.pt")) == nets  # same keys: reused, not retrained
+    assert all(p.read_bytes() == b for p, b in before.items())
+    again = pd.read_csv(tmp_path / "again.csv")
+    assert again.set_index(["method", "task"]).ratio.equals(
+        df[df.method != "ddnm"].set_index(["method", "task"]).ratio)
+
+
+def test_cache_key_names_everything_that_defines_a_network():
+    gmm, other = (random_gmm((1, 8, 8), generator=torch.Generator().manual_seed(s)) for s in (0, 1))
+    budget = LearnedBudget()
+    prior, eps = train_configs(budget, ["sr4"], 0.05, seed=0)
+    key = cache_key(gmm, 7, budget.num_train, prior, eps)
+    assert key == cache_key(gmm, 7, budget.num_train, *train_configs(budget, ["sr4"], 0.05, seed=0))
+    changed = [cache_key(other, 7, budget.num_train, prior, eps), cache_key(gmm, 8, budget.num_train, prior, eps),
+               cache_key(gmm, 7, budget.num_train + 1, prior, eps), cache_key(gmm, 7, budget.num_train, prior)]
+    for cfg, field, value in [(prior, "steps", 1), (prior, "lr", 0.5), (prior, "seed", 1),
+                              (prior, "net", {**prior.net, "model_channels": 8}), (eps, "conditioning", "pixel"),
+                              (eps, "sigma_y", 0.1), (eps, "tasks", ["sr4", "deblur_gauss"])]:
+        new = dataclasses.replace(cfg, **{field: value})
+        changed.append(cache_key(gmm, 7, budget.num_train, *((new, eps) if cfg is prior else (prior, new))))
+    assert len(set(changed) | {key}) == len(changed) + 1
+    for field, value in [("device", "cuda"), ("ckpt_every", 3), ("init", "elsewhere.pt")]:  # do not change the net
+        assert cache_key(gmm, 7, budget.num_train, prior, dataclasses.replace(eps, **{field: value})) == key
+
+
+def test_learned_prior_options_are_checked():
+    with pytest.raises(ValueError, match="unknown --prior 'exact'"):
+        gmm_bench.check_prior("exact", [("eps", [20])], "edm")
+    with pytest.raises(ValueError, match="cannot run eps_trained"):
+        gmm_bench.check_prior("learned", [("eps", [20]), ("eps_trained", [20])], "edm")
+    with pytest.raises(ValueError, match="must be edm"):
+        gmm_bench.check_prior("learned", [("eps", [20])], "vp")
