@@ -1,4 +1,4 @@
-"""Distances between a set of samples and the exact posterior (METHOD.md §4).
+"""Distances between a set of samples and the exact posterior (docs/method.md §4).
 
     SW_2(P, Q)^2 = E_theta[ W_2^2(theta^T P, theta^T Q) ],  theta ~ Unif(S^{d-1})
 

@@ -1,4 +1,4 @@
-"""EPS (METHOD.md §3): the backbone's own sampler with the denoiser call replaced by the pivot denoiser.
+"""EPS (docs/method.md §3): the backbone's own sampler with the denoiser call replaced by the pivot denoiser.
 
     D(x_t, t)  ->  D_theta(mu_star(x_t, y, t), Sigma_star(t))
 

@@ -9,7 +9,7 @@ measurement
 The method runs through the registry, ``get_method(name, **options).run(problem.repeat(K), prior, nfe, g)``,
 on batches of images (``K`` rows per image). In the same process and on the same ``N * K`` rows the
 unconditional backbone sampler (over ``prior.denoise``, same solver and NFE) is timed, so that the
-cost ratio ``seconds / seconds_uncond`` compares like with like (METHOD.md §7). ``--solver`` picks the
+cost ratio ``seconds / seconds_uncond`` compares like with like (docs/method.md §7). ``--solver`` picks the
 backbone solver of EPS-like methods; ``--label`` names the table row (default: the method), so one
 method can appear with several solvers.
 

@@ -1,4 +1,4 @@
-"""Gaussian interpolants ``x_t = alpha_t x0 + beta_t eps`` (METHOD.md §1).
+"""Gaussian interpolants ``x_t = alpha_t x0 + beta_t eps`` (docs/method.md §1).
 
 One interface for EDM (``alpha = 1, beta = t``), variance-preserving (``alpha^2 + beta^2 = 1``, the
 linear-beta DDPM schedule of Song et al. 2021) and the linear flow (``alpha = 1 - t, beta = t``). The

@@ -1,4 +1,4 @@
-"""The exact posterior score (METHOD.md §2): denoising at the pivot ``mu_star`` under ``Sigma_star``.
+"""The exact posterior score (docs/method.md §2): denoising at the pivot ``mu_star`` under ``Sigma_star``.
 
 With ``x_t = alpha_t x0 + beta_t eps`` and ``y = A x0 + sigma_y n``, write ``x~ = x_t / alpha_t`` and
 ``sigma = beta_t / alpha_t`` (so ``x~ = x0 + sigma eps``). Combining both Gaussian observations of x0:
@@ -88,7 +88,7 @@ def draw_pivot(operator: LinearOperator, x0: Tensor, y: Tensor | None, sigma: Te
     The *marginal* law of ``mu_star`` given ``x0`` agrees with :func:`make_pivot` applied to ``x~ = x0 + sigma eps``
     and ``y = A x0 + sigma_y n`` (tested), but ``xi`` is independent of the noise of ``y``: use it only for
     denoisers that never read ``y`` (the analytic and Gaussian-expert denoisers, ``y=None``). A network conditioned
-    on ``y`` must be trained on the joint draw (:func:`eps.training.objectives.training_pivot`, METHOD.md §3).
+    on ``y`` must be trained on the joint draw (:func:`eps.training.objectives.training_pivot`, docs/method.md §3).
     """
     sigma = _per_sample_sigma(sigma, x0)
     var = sigma_star_spectrum(operator, sigma, sigma_y)

@@ -5,7 +5,7 @@
 Two estimators from the K samples X_1..X_K of one measurement (names as in the ``scoringrules`` library,
 ``crps_ensemble(..., estimator=...)`` / ``es_ensemble``):
 
-- ``fair`` (the default, METHOD.md §7; Ferro 2014, Zamo & Naveau 2018): the unbiased estimator of the
+- ``fair`` (the default, docs/method.md §7; Ferro 2014, Zamo & Naveau 2018): the unbiased estimator of the
   CRPS of P itself,
       1/K sum_i |X_i - x|  -  1/(2 K (K-1)) sum_{i != j} |X_i - X_j|      (needs K >= 2);
 - ``nrg``: the CRPS of the empirical distribution of the K samples,

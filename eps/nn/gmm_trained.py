@@ -1,6 +1,6 @@
 """``eps_trained``: EPS with a pivot denoiser LEARNED by ``L_EPS`` on samples of an analytic GMM prior.
 
-The objective check of the training objective (METHOD.md §3-4). The pivot denoiser is a learned
+The objective check of the training objective (docs/method.md §3-4). The pivot denoiser is a learned
 mixture of Gaussian experts — the anisotropic Tweedie form of a K-component Gaussian mixture:
 
     D_theta(mu*, Sigma*) = sum_k w_k [ m_k + C_k (C_k + Sigma*)^-1 (mu* - m_k) ]

@@ -2,7 +2,7 @@
 
     make_operator("inpaint_random", (3, 64, 64), batch_size=8, generator=g, missing=0.7)
 
-Defaults: the task families of the released DPS/DAPS code (METHOD.md §6; each module's docstring cites the
+Defaults: the task families of the released DPS/DAPS code (docs/method.md §6; each module's docstring cites the
 file and commit), with sizes for the 16x16 embedded benchmark (the GMM benchmark runs them at 8x8;
 ``config/paper.yaml`` states the 64-px values). Override any of them from the config.
 

@@ -1,4 +1,4 @@
-"""Gaussian-mixture prior ``p(x0) = sum_k pi_k N(m_k, C_k)`` with every quantity in closed form (METHOD.md §4).
+"""Gaussian-mixture prior ``p(x0) = sum_k pi_k N(m_k, C_k)`` with every quantity in closed form (docs/method.md §4).
 
     isotropic denoiser    D(z, sigma) = E[x0 | x0 + sigma eps = z]
     anisotropic denoiser  D_Sigma(z)  = E[x0 | x0 + N(0, Sigma) = z]

@@ -9,7 +9,7 @@ except that the conditional kinds (eps, palette) draw half of each batch from ``
 the sampler queries them over the whole EDM range, and EPS's one-NFE posterior mean is read at sigma_max = 80,
 which the log-normal (mean -1.2, std 1.2 in ln sigma) practically never visits.
 
-and differ only in the network input (METHOD.md §3):
+and differ only in the network input (docs/method.md §3):
 
     prior     x_in = x0 + sigma n                                        cond = none
     eps       x_in = mu_star = x0 + Sigma_star^(1/2) xi (draw_pivot)     cond = condition(pivot)   (L_EPS)
@@ -20,7 +20,7 @@ size) and ``B`` random operator instances of it (masks, kernels from ``make_oper
 **params)``) and ``y = A x0 + sigma_y n'``.
 
 L_EPS draws ``x~ = x0 + sigma eps`` and ``y`` *jointly* (from the same ``x0``) and builds the pivot from both
-with :func:`eps.posterior.make_pivot`, the function the sampler calls (METHOD.md §3): the noise of ``mu_star``
+with :func:`eps.posterior.make_pivot`, the function the sampler calls (docs/method.md §3): the noise of ``mu_star``
 in measured directions is then (mostly) the noise ``n'`` of the ``y`` the network is conditioned on, exactly as at
 sampling. Drawing ``mu_star = x0 + Sigma_star^(1/2) xi`` with fresh ``xi`` has the same marginal law but makes the
 two looks at the measured directions independent, and the network learns to count the measurement twice.

@@ -1,4 +1,4 @@
-"""Exact-posterior benchmark (METHOD.md §4): every configured method on an analytic GMM prior, one job per task."""
+"""Exact-posterior benchmark (docs/method.md §4): every configured method on an analytic GMM prior, one job per task."""
 
 GMM = config["gmm"]
 
