@@ -45,7 +45,8 @@ class Palette(BackboneSampler):
 
     def denoiser(self, problem: Problem, prior: Prior):
         if not hasattr(getattr(prior, "prior", prior), "denoise_palette"):  # look behind the counting wrapper
-            raise ValueError("palette needs a prior with a trained Palette network (load_prior(..., palette_ckpt=...))")
+            raise ValueError("palette needs a trained Palette network: pass eps sample --palette-net CKPT "
+                             "(eps train --kind palette --init PRIOR makes one per task)")
         interpolant, condition = prior.interpolant, self._condition
 
         def denoise(x_t, t):
