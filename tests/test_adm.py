@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from eps.nn.adm import ADMConfig, ADMUNet
+from eps.nn.conditioning import CONDITIONINGS
 from eps.nn.checkpoint import build_network, edm_network_config, edm_weights, load_network, save_network
 from eps.nn.unet import UNetConfig, num_parameters
 from eps.training.trainer import TrainConfig, build_model
@@ -131,7 +132,8 @@ def test_a_vp_pickle_is_refused_and_nothing_is_written(tmp_path, capsys):
     net = build_network(UNetConfig(img_resolution=8, model_channels=8, channel_mult=(1, 2), attn_resolutions=(4,)))
     with open(tmp_path / "vp.pkl", "wb") as f:
         pickle.dump({"ema": VPPrecond(net)}, f)
-    assert main(["convert-edm", "--pkl", str(tmp_path / "vp.pkl"), "--out", str(tmp_path / "vp.pt")]) == 2
+    assert main(["convert-edm", "--pkl", str(tmp_path / "vp.pkl"), "--out", str(tmp_path / "vp.pt"),
+                 "--allow-unverified"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "VPPrecond is not EDMPrecond" in err
     assert not (tmp_path / "vp.pt").exists()
@@ -170,11 +172,12 @@ def test_adm_network_file_round_trip_and_eps_finetune_identity(tmp_path):
     loaded = load_network(tmp_path / "adm.pt")
     assert loaded.model.config == prior.model.config
     eps_net = build_model(TrainConfig(kind="eps", init=str(tmp_path / "adm.pt")), (3, 8, 8)).eval()
-    assert eps_net.model.config.architecture == "adm" and eps_net.model.config.cond_channels == 6
+    cond = 3 * CONDITIONINGS["operator"]  # [x_y, c, r] on 3-channel images
+    assert eps_net.model.config.architecture == "adm" and eps_net.model.config.cond_channels == cond
     x, sigma, labels = torch.randn(2, 3, 8, 8, generator=g), torch.tensor([0.3, 4.0]), torch.eye(5)[[1, 3]]
     with torch.no_grad():
         assert torch.equal(loaded(x, sigma, class_labels=labels), prior.eval()(x, sigma, class_labels=labels))
-        assert torch.equal(eps_net(x, sigma, torch.randn(2, 6, 8, 8, generator=g), class_labels=labels),
+        assert torch.equal(eps_net(x, sigma, torch.randn(2, cond, 8, 8, generator=g), class_labels=labels),
                            loaded(x, sigma, class_labels=labels))
 
 
