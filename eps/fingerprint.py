@@ -103,14 +103,23 @@ def all_sources() -> list[Path]:
     return sorted(f for f in files if f.is_file())
 
 
+def _key(path: str | Path) -> str:
+    """A file's name in a fingerprint: relative to the repository, or as given when it lies elsewhere (a config
+    file of a workflow run from another folder)."""
+    resolved = Path(path).resolve()
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(path)
+
+
 def fingerprint(files: Iterable[str | Path]) -> dict[str, str]:
-    """``{path relative to the repository: digest}``."""
-    return {Path(f).resolve().relative_to(ROOT).as_posix(): digest(f) for f in files}
+    """``{path relative to the repository (or as given outside it): digest}``."""
+    return {_key(f): digest(f) for f in files}
 
 
 def stale(code: Mapping[str, str], root: Path = ROOT) -> list[str]:
-    """The files of a recorded fingerprint that changed or disappeared since (empty: the result is current)."""
-    return sorted(p for p, d in code.items() if not (root / p).is_file() or digest(root / p) != d)
+    """The files of a recorded fingerprint that changed or disappeared since (empty: the result is current);
+    bookkeeping modules never computed a result and are not compared."""
+    skip = {f"{name.replace('.', '/')}.py" for name in BOOKKEEPING}
+    return sorted(p for p, d in code.items() if p not in skip and (not (root / p).is_file() or digest(root / p) != d))
 
 
 __all__ = ["digest", "fingerprint", "import_closure", "loaded_sources", "all_sources", "stale", "ROOT"]

@@ -95,7 +95,9 @@ def test_slurm_profile_dry_run(tmp_path):
         assert f"--prior weights/{net}.pt" in run.stdout
         assert re.search(rf"--kind eps --data data/{dataset}/train.zip .* --class-labels {labels} ", run.stdout)
         assert re.search(rf"--data data/{dataset}/test.zip --prior .* --class-labels {labels} ", run.stdout)
-    assert re.search(r"--kind palette --data data/imagenet64/train.zip .* --class-labels none ", run.stdout)
+    # Palette is fine-tuned from the same backbone as EPS (with its class labels on ImageNet)
+    assert re.search(r"--kind palette --data data/imagenet64/train.zip --init weights/edm-imagenet-64x64-cond-adm.pt "
+                     r".* --class-labels true_label ", run.stdout)
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
     # MMD and CRPS against the paired test images, FID against EDM's statistics, in one evaluation
     assert "--fid-statistics weights/imagenet-64x64.npz --crps-estimator fair --weights-dir" in run.stdout
@@ -155,7 +157,7 @@ def tiny_run(tmp_path_factory):
 def test_tiny_config_runs_the_whole_dag(tiny_run):
     cwd, first = tiny_run
     assert first.returncode == 0, first.stderr[-3000:]
-    report = cwd / "results" / "tiny" / "report"
+    report = cwd / "runs" / "tiny" / "report"
     for name in ("summary.csv", "summary.md", "summary.tex", "comparison.csv", "tasks.csv", "gmm.csv", "gmm.png",
                  "nfe_convergence.png", "cost.png", "qualitative/embedded-sr4.png", "explore_results.ipynb",
                  "frontier.csv", "frontier.png"):
