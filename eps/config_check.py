@@ -6,6 +6,8 @@
 * every method's ``options`` are known and of the type of their default (``get_method(name, **options)``);
 * every task fits every dataset's resolution (e.g. ``sr4.factor`` must divide it) and the exact-posterior
   benchmark's ``gmm.shape`` (which must also fit in memory);
+* a ``methods`` entry's own ``train`` options and ``continues`` belong to a method with a trained network, and
+  ``continues`` names an entry of the same kind whose training differs only by fewer ``steps``;
 * ``num_test`` of an embedded dataset is at most its number of test patches (a folder dataset is counted
   when its zip is read, by ``eps sample``).
 """
@@ -18,6 +20,10 @@ from .gmm_bench import check_problem
 from .methods import available_methods, get_method
 from .operators import make_operator
 from .rng import generator
+
+# Methods that sample with their own trained network -> the `eps train` kind that produces it (the workflow's
+# training rules follow this table).
+TRAINED = {"eps": "eps", "palette": "palette"}
 
 
 def non_finite(value, path: str = "config") -> list[str]:
@@ -40,11 +46,41 @@ def embedded_test_count(resolution: int) -> int:
     return sum((H // s // resolution) * (W // s // resolution) for H, W in sizes for s in SCALES)
 
 
+def network_options(config: Mapping, label: str) -> dict:
+    """The training options of the network a trained ``methods`` entry samples with."""
+    spec = config["methods"][label]
+    return {**config["train"][TRAINED[spec.get("method", label)]], **spec.get("train", {})}
+
+
+def check_networks(config: Mapping) -> None:
+    """``train`` / ``continues`` of ``methods`` entries (module docstring)."""
+    methods = config["methods"]
+    for name, spec in methods.items():
+        kind = TRAINED.get(spec.get("method", name))
+        own = [k for k in ("train", "continues") if k in spec]
+        if own and kind is None:
+            raise ValueError(f"config: methods.{name}.{own[0]}: {spec.get('method', name)} has no trained network "
+                             f"(only {', '.join(TRAINED)})")
+        if "continues" not in spec:
+            continue
+        start = spec["continues"]
+        if start not in methods or TRAINED.get(methods[start].get("method", start)) != kind or start == name:
+            raise ValueError(f"config: methods.{name}.continues: {start!r} is not another methods entry with a "
+                             f"network of kind {kind!r}")
+        mine, theirs = network_options(config, name), network_options(config, start)
+        differ = sorted(k for k in {*mine, *theirs} - {"steps"} if mine.get(k) != theirs.get(k))
+        if differ or theirs["steps"] >= mine["steps"]:
+            raise ValueError(f"config: methods.{name}.continues {start!r}: a continued training changes only steps, "
+                             f"to more ({theirs['steps']} -> {mine['steps']}"
+                             + (f"; differ: {', '.join(differ)})" if differ else ")"))
+
+
 def check_config(config: Mapping) -> None:
     """Raise one ``ValueError`` (``config: ...``) for the first problem found; see the module docstring."""
     bad = non_finite(config)
     if bad:
         raise ValueError(f"config: {', '.join(bad)} must be a finite number (got NaN or infinity)")
+    check_networks(config)
     for name, spec in config["methods"].items():
         if name not in available_methods():  # named by the workflow's own check of method names
             continue
@@ -70,4 +106,4 @@ def check_config(config: Mapping) -> None:
         raise ValueError(f"config: gmm.shape: {err}") from None
 
 
-__all__ = ["check_config", "non_finite", "embedded_test_count"]
+__all__ = ["TRAINED", "check_config", "check_networks", "network_options", "non_finite", "embedded_test_count"]

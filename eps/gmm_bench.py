@@ -43,6 +43,7 @@ from .eps_sampler import Unconditional
 from .gmm_learned import LearnedBudget, learned_networks
 from .interpolants import make_interpolant
 from .methods import METHODS, Problem, available_methods, with_solver
+from .nn.anisotropic import check_precond
 from .nn.conditioning import check_conditioning
 from .operators import TASKS, check_task, make_operator
 from .priors import mixture_moments, random_gmm
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-lr", default=b.lr, type=positive_float, help="learned: Adam learning rate")
     p.add_argument("--num-train", default=b.num_train, type=positive_int, help="learned: GMM draws in the training set")
     p.add_argument("--conditioning", default=b.conditioning, help="learned: EPS conditioning, operator or pixel")
+    p.add_argument("--precond", default=b.precond, help="learned: EPS preconditioning, edm or anisotropic")
     p.add_argument("--model-channels", default=b.net["model_channels"], type=positive_int, help="learned: UNet width")
     p.add_argument("--cache", help="learned: folder of the cached networks (default: <out stem>.nets/ next to --out)")
     p.add_argument("--out", required=True, help="output CSV")
@@ -258,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         check_solver(a.solver)
     budget = LearnedBudget(prior_steps=a.prior_steps, eps_steps=a.eps_steps, batch=a.train_batch, lr=a.train_lr,
                            num_train=a.num_train, conditioning=check_conditioning(a.conditioning),
+                           precond=check_precond(a.precond),
                            net={**b.net, "model_channels": a.model_channels})
     cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,

@@ -43,6 +43,7 @@ class LearnedBudget:
     lr: float = 2e-3
     num_train: int = 20000
     conditioning: str = "operator"
+    precond: str = "edm"
     net: dict = field(default_factory=lambda: dict(model_channels=16, channel_mult=[1, 2], num_blocks=1,
                                                    attn_resolutions=[], dropout=0.0))
 
@@ -52,7 +53,7 @@ def train_configs(budget: LearnedBudget, tasks: list[str], sigma_y: float, seed:
     common = dict(batch=budget.batch, lr=budget.lr, seed=seed, ckpt_every=200)  # resumable; not part of the key
     prior = TrainConfig(kind="prior", steps=budget.prior_steps, net=dict(budget.net), **common)
     eps = TrainConfig(kind="eps", steps=budget.eps_steps, sigma_y=sigma_y, tasks=list(tasks),
-                      conditioning=budget.conditioning, **common)
+                      conditioning=budget.conditioning, precond=budget.precond, **common)
     return prior, eps
 
 

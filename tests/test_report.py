@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from eps.report.tables import (COLUMNS, formatted, latex, load_reference, markdown, sampling_note, summary_table,
                                with_reference)
@@ -62,3 +63,24 @@ def test_best_per_task_in_bold_with_direction():
     tex = latex(table, "note with sigma_y")
     assert "\\textbf{22.00}" in tex and "inpaint" not in tex and "sigma\\_y" in tex
     assert markdown(table, "n").count("### ") == 2
+
+
+def test_learning_curve_table_labels_every_network_and_refuses_unknown_ones():
+    import pandas as pd
+
+    from eps.report.tables import learning_curve_table, parse_networks
+
+    networks = parse_networks(["eps=eps:250", "eps_ft1000=eps:1000", "eps_pixel=eps_pixel:250"])
+    assert networks["eps_ft1000"] == ("eps", 1000)
+    rows = [dict(dataset="d", task="sr4", method=m, nfe=20, psnr=p) for m, p in
+            (("eps", 20.0), ("eps_ft1000", 21.0), ("eps_pixel", 19.0), ("dps", 18.0))]
+    table = pd.DataFrame(rows).assign(**{c: float("nan") for c in ("ssim", "lpips", "fid", "mmd_pix", "mmd_inception",
+                                                                    "crps_pix", "crps_inception")})
+    curve = learning_curve_table(table, networks).set_index("method")
+    assert curve.loc["eps_ft1000", "steps"] == 1000 and curve.loc["eps_pixel", "series"] == "eps_pixel"
+    assert pd.isna(curve.loc["dps", "steps"]) and curve.loc["dps", "psnr"] == 18.0
+    with pytest.raises(ValueError, match="no rows in the summaries"):
+        learning_curve_table(table, {**networks, "eps_ft4000": ("eps", 4000)})
+    for bad in ("eps=eps", "eps=:250", "eps=eps:0", "eps=eps:x"):
+        with pytest.raises(ValueError, match="LABEL=SERIES:STEPS"):
+            parse_networks([bad])

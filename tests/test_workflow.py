@@ -160,9 +160,20 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
     report = cwd / "runs" / "tiny" / "report"
     for name in ("summary.csv", "summary.md", "summary.tex", "comparison.csv", "tasks.csv", "gmm.csv", "gmm.png",
                  "nfe_convergence.png", "cost.png", "qualitative/embedded-sr4.png", "explore_results.ipynb",
-                 "frontier.csv", "frontier.png"):
+                 "frontier.csv", "frontier.png", "learning_curve.csv", "learning_curve.png"):
         assert (report / name).is_file(), name
     import pandas as pd
+    import torch
+
+    curve = pd.read_csv(report / "learning_curve.csv")  # eps_more is eps's fine-tune carried on from 2 to 4 steps
+    points = curve[curve["nfe"] == 3].set_index("method")
+    assert points.loc["eps", ["series", "steps"]].tolist() == ["eps", 2]
+    assert points.loc["eps_more", ["series", "steps"]].tolist() == ["eps", 4]
+    assert pd.isna(points.loc["dps", "steps"]) and points.loc["palette", "steps"] == 2
+    models = cwd / "runs" / "tiny" / "models" / "embedded"
+    assert torch.load(models / "eps_more.pt", weights_only=False)["step"] == 4
+    rows = pd.read_csv(next(models.glob("eps_more.pt.*.log.csv")))
+    assert rows["step"].tolist() == [3, 4]  # resumed from eps's finished state, not trained anew
 
     summary = pd.read_csv(report / "summary.csv")
     reference = pd.read_csv(ROOT / "results" / "reference" / "paper_table_64px.csv")
@@ -170,7 +181,7 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
                                      + list(reference.columns[4:]) + ["nfe_measured", "sec_per_image", "cost_ratio"])
     assert (summary["num_samples"] == 2).all()  # config/tiny.yaml's K
     assert "K = 2 posterior samples per measurement" in (report / "summary.md").read_text()
-    assert set(summary["method"]) == {"eps", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
+    assert set(summary["method"]) == {"eps", "eps_more", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
     tasks = (report / "tasks.csv").read_text()
     assert "factor=4" in tasks and "filter=bicubic" in tasks and "operator_stream=stream_seed(seed, 0, image)" in tasks
     record = json.loads((report / "tasks.csv.provenance.json").read_text())

@@ -51,7 +51,7 @@ def test_every_config_value_reaches_the_shell_quoted(tmp_path):
         for value in HOSTILE.values():  # a hostile value appears only whole, as the start of one argument
             for token in (re.sub(r"^\w+=", "", t) for t in tokens):  # tmp=<path>: a quoted shell assignment
                 assert value.split("/")[0] not in token or token.startswith(value), token
-    assert len(state_files(run.stdout)) == 3  # prior, eps, palette: each state keyed by its training config
+    assert len(state_files(run.stdout)) == 4  # prior, eps, eps_more, palette: each state keyed by its training config
 
 
 @pytest.mark.slow

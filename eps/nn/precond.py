@@ -18,6 +18,13 @@ from torch import nn
 Tensor = torch.Tensor
 
 
+def edm_coefficients(sigma: Tensor, sigma_data: float = 0.5) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(c_skip, c_out, c_in, c_noise)`` of Table 1 at noise levels ``sigma`` (any shape, broadcast)."""
+    sd2 = sigma_data**2
+    return (sd2 / (sigma**2 + sd2), sigma * sigma_data / (sigma**2 + sd2).sqrt(), 1 / (sd2 + sigma**2).sqrt(),
+            sigma.log() / 4)
+
+
 class EDMPrecond(nn.Module):
     """``D(x, sigma, cond)`` for images ``(B, C, H, W)`` and noise levels of shape ``()``, ``(1,)`` or ``(B,)``."""
 
@@ -32,13 +39,9 @@ class EDMPrecond(nn.Module):
         dtype = next(self.model.parameters()).dtype
         x_in = x.to(dtype)
         sigma = torch.as_tensor(sigma, device=x.device).to(dtype).reshape(-1, 1, 1, 1).expand(x.shape[0], 1, 1, 1)
-        sd = self.sigma_data
-        c_skip = sd**2 / (sigma**2 + sd**2)
-        c_out = sigma * sd / (sigma**2 + sd**2).sqrt()
-        c_in = 1 / (sd**2 + sigma**2).sqrt()
-        c_noise = sigma.log() / 4
+        c_skip, c_out, c_in, c_noise = edm_coefficients(sigma, self.sigma_data)
         F_x = self.model(c_in * x_in, c_noise.flatten(), None if cond is None else cond.to(dtype), class_labels)
         return (c_skip * x_in + c_out * F_x).to(x.dtype)
 
 
-__all__ = ["EDMPrecond"]
+__all__ = ["EDMPrecond", "edm_coefficients"]

@@ -2,7 +2,9 @@
 
     denoise(x~, sigma)                 D_theta(x~; sigma)                            unconditional EDM denoiser
     denoise_pivot(pivot)               D_theta(mu_star; sigma, [x_y, c, r])          EPS network (eps.nn.conditioning;
-                                                                                      [x_y, c] for a "pixel" network)
+                                                                                      [x_y, c] for a "pixel" network;
+                                                                                      per-direction c_skip, c_out for an
+                                                                                      "anisotropic" one, eps.nn.anisotropic)
     denoise_palette(x~, sigma, cond)   D_theta(x~; sigma, x_y)                       Palette network
 
 Gradients flow through ``denoise`` (the parameters are frozen, inputs are not), as DPS-style baselines need.
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 
 from ..interpolants import EDM
 from ..posterior import Pivot
+from .anisotropic import anisotropic_denoised
 from .checkpoint import load_network
 from .conditioning import condition_for, conditioning_of
 from .precond import EDMPrecond
@@ -76,8 +79,9 @@ class NetworkPrior:
     def denoise_pivot(self, pivot: Pivot) -> Tensor:
         if self.eps_net is None:
             raise ValueError("this prior has no EPS network: pass eps_ckpt to load_prior")
-        return self.eps_net(pivot.mu_star, pivot.sigma, self.condition(pivot),
-                            class_labels=self._labels(self.eps_net, pivot.mu_star))
+        D = self.eps_net(pivot.mu_star, pivot.sigma, self.condition(pivot),
+                         class_labels=self._labels(self.eps_net, pivot.mu_star))
+        return anisotropic_denoised(pivot, D) if self.eps_net.model.config.precond == "anisotropic" else D
 
     def denoise_palette(self, x: Tensor, sigma: Tensor, condition: Tensor) -> Tensor:
         if self.palette_net is None:

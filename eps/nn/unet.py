@@ -38,6 +38,7 @@ class UNetConfig:
     in_channels: int = 3
     out_channels: int = 3
     cond_channels: int = 0  # extra conditioning channels through the zero-initialised ``cond_conv``
+    precond: str = "edm"  # how an EPS network's output is read (eps.nn.anisotropic.PRECONDS): saved with it
     model_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2, 2)
     channel_mult_emb: int = 4
@@ -46,6 +47,9 @@ class UNetConfig:
     dropout: float = 0.0
 
     def __post_init__(self):
+        from .anisotropic import check_precond  # the preconditionings live beside the pivot (eps.nn.anisotropic)
+
+        check_precond(self.precond)
         self.channel_mult = tuple(int(m) for m in self.channel_mult)
         self.attn_resolutions = tuple(int(r) for r in self.attn_resolutions)
         if self.img_resolution % (2 ** (len(self.channel_mult) - 1)):

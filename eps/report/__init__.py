@@ -9,7 +9,9 @@ dataset, K per row, best in bold, published value in parentheses where the datas
 K and the CRPS estimator), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
 task parameters, operator seed stream, sigma_y and K read from the shards; its provenance record
 ``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
-``cost.png``, ``qualitative/<dataset>-<task>.png``, and with ``--gmm`` ``gmm.csv`` and ``gmm.png``.
+``cost.png``, ``qualitative/<dataset>-<task>.png``, with ``--gmm`` ``gmm.csv`` and ``gmm.png``, and with
+``--networks LABEL=SERIES:STEPS ...`` (the trained networks of a learning curve) ``learning_curve.csv`` and
+``learning_curve.png``: every metric against training steps per series, methods without a network as lines.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from ..io import check_writable, read_csv, write_text
 from ..metrics.shards import load_shard
 from ..provenance import write_provenance
 from . import figures
-from .tables import COST, KEYS, METRICS, latex, load_reference, markdown, sampling_note, summary_table, with_reference
+from .tables import (COST, KEYS, METRICS, latex, learning_curve_table, load_reference, markdown, parse_networks,
+                     sampling_note, summary_table, with_reference)
 
 # Columns of an ``eps gmm-bench`` table the report reads.
 GMM_COLUMNS = ("method", "task", "seed", "nfe", "sw", "sw_floor", "ratio")
@@ -62,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device-label", default="this machine", help="where the samples were timed (cost figure)")
     p.add_argument("--config-files", nargs="*", default=[],
                    help="the workflow's config files (their digests join the provenance of every table)")
+    p.add_argument("--networks", nargs="*", default=[],
+                   help="LABEL=SERIES:STEPS per trained network of a learning curve (e.g. eps_ft1000=eps:1000)")
     p.add_argument("--out", required=True, type=Path)
     a = p.parse_args(argv)
+    networks = parse_networks(a.networks)
 
     order = [m for m in a.methods.split(",") if m] or None
     check_writable(a.out / "summary.csv", "--out")
@@ -90,9 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         gmm = pd.concat(gmm, ignore_index=True)
         write_csv(gmm, a.out / "gmm.csv")
         figures.gmm_ratio(gmm, a.out / "gmm.png")
+    if networks:
+        curve = learning_curve_table(table, networks)
+        write_csv(curve, a.out / "learning_curve.csv")
+        figures.learning_curve(curve, a.out / "learning_curve.png")
     sources = [*all_sources(), *a.config_files]  # the whole DAG made these tables: every stage's code
     seeds = sorted({s["meta"]["seed"] for s in shards})
-    for name in ("summary.csv", "comparison.csv", "tasks.csv", *(["gmm.csv"] if a.gmm else [])):
+    for name in ("summary.csv", "comparison.csv", "tasks.csv", *(["gmm.csv"] if a.gmm else []),
+                 *(["learning_curve.csv"] if networks else [])):
         write_provenance(a.out / name, config={"shards": a.shards}, seeds=seeds, sources=sources,
                          **({"tasks": tasks.to_dict("records")} if name == "tasks.csv" else {}))
     print(f"{a.out}: summary of {len(table)} rows, {len(shards)} shards in the grids, {len(a.gmm)} gmm tables")

@@ -1,4 +1,5 @@
-"""Figures of the report: NFE convergence, cost, the exact-posterior benchmark and qualitative grids.
+"""Figures of the report: NFE convergence, cost, the exact-posterior benchmark, qualitative grids and the
+learning curve of the trained networks.
 
 Every function takes a tidy frame (or shard dicts) and a path, draws with seaborn/matplotlib, and writes
 the image atomically.
@@ -117,4 +118,34 @@ def frontier(table: pd.DataFrame, path) -> None:
     axes[-1].set(xscale="log", yscale="log", title="wall time", ylabel="seconds per sample")
     if axes[0].get_legend() is not None:
         sns.move_legend(axes[0], "upper left", bbox_to_anchor=(0, -0.2), ncol=4, fontsize="small")
+    save(fig, path)
+
+
+def learning_curve(table: pd.DataFrame, path, metrics=("psnr", "crps_pix")) -> None:
+    """Each metric against the training steps of the networks (``learning_curve_table``): one line per series of
+    networks (one fine-tune and its continuations), one panel per task (columns) and metric (rows); methods
+    without a trained network are horizontal lines (their value does not depend on these steps)."""
+    tasks = list(dict.fromkeys(table["task"]))
+    trained, fixed = table[table["steps"].notna()], table[table["steps"].isna()]
+    series, lines = list(dict.fromkeys(trained["series"])), list(dict.fromkeys(fixed["method"] + "@" + fixed["nfe"].astype(str)))
+    colors = dict(zip(series + lines, sns.color_palette("tab10", len(series) + len(lines))))
+    steps = sorted(trained["steps"].unique())
+    fig, axes = plt.subplots(len(metrics), len(tasks), figsize=(3.0 * len(tasks), 2.8 * len(metrics)),
+                             squeeze=False, sharex=True)
+    for row, metric in zip(axes, metrics):
+        for ax, task in zip(row, tasks):
+            for name in series:
+                points = trained[(trained["task"] == task) & (trained["series"] == name)].sort_values("steps")
+                ax.plot(points["steps"], points[metric], marker="o", color=colors[name], label=name)
+            for r in fixed[fixed["task"] == task].itertuples():
+                ax.axhline(getattr(r, metric), ls="--", lw=0.9, color=colors[f"{r.method}@{r.nfe}"],
+                           label=f"{r.method}@{r.nfe}")
+            ax.set_xscale("log")
+            ax.set_xticks(steps, [str(int(s)) for s in steps])
+            ax.minorticks_off()
+            ax.set(title=task if metric == metrics[0] else "", ylabel=metric,
+                   xlabel="fine-tuning steps" if metric == metrics[-1] else "")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize="small")
+    fig.tight_layout()
     save(fig, path)

@@ -100,3 +100,26 @@ def latex(table: pd.DataFrame, notes: str) -> str:
         body = rows.drop(columns="dataset").to_latex(index=False, escape=False)
         parts.append(f"% {dataset}\n{body}")
     return "\n".join(parts) + "% " + notes.replace("_", "\\_") + "\n"
+
+
+def parse_networks(specs: list[str]) -> dict[str, tuple[str, int]]:
+    """``LABEL=SERIES:STEPS`` (the method label of a table row, the fine-tune it belongs to, its training steps)."""
+    out = {}
+    for spec in specs:
+        label, _, rest = spec.partition("=")
+        series, _, steps = rest.rpartition(":")
+        if not (label and series and steps.isdigit() and int(steps) > 0):
+            raise ValueError(f"--networks {spec!r}: expected LABEL=SERIES:STEPS with STEPS a positive integer")
+        out[label] = (series, int(steps))
+    return out
+
+
+def learning_curve_table(table: pd.DataFrame, networks: dict[str, tuple[str, int]]) -> pd.DataFrame:
+    """The summary rows with the ``series`` and training ``steps`` of each row's network (empty for methods
+    without one); every labelled network must have rows."""
+    missing = sorted(set(networks) - set(table["method"]))
+    if missing:
+        raise ValueError(f"--networks names {missing}, which have no rows in the summaries")
+    series = table["method"].map(lambda m: networks.get(m, (None, None))[0])
+    steps = table["method"].map(lambda m: networks.get(m, (None, None))[1]).astype("Float64")
+    return table.assign(series=series, steps=steps)[KEYS + ["series", "steps"] + METRICS]

@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from ..args import fraction, int_list, nonnegative_float, nonnegative_int, positive_float, positive_int
 from ..io import check_writable
+from ..nn.anisotropic import PRECONDS
 from ..nn.conditioning import CONDITIONINGS
 from ..operators import TASKS
 from .trainer import TrainConfig, train
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                         '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
     p.add_argument("--conditioning", default=d.conditioning, choices=tuple(CONDITIONINGS),
                    help="EPS conditioning: operator = [x_y, c, r] (certainty response), pixel = [x_y, c] (ablation)")
+    p.add_argument("--precond", default=d.precond, choices=PRECONDS,
+                   help="EPS preconditioning: edm = EDM's scalar c_skip, c_out at sigma; anisotropic = per eigendirection "
+                        "of Sigma_star (eps.nn.anisotropic)")
     p.add_argument("--ckpt-every", type=positive_int, default=d.ckpt_every)
     p.add_argument("--class-labels", choices=("none", "true_label"), default=d.class_labels,
                    help="class-conditional network (e.g. fine-tuned from EDM's ImageNet-64 ADM): 'true_label' feeds "
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                       lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
                       tasks=list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")],
                       task_params=params, ckpt_every=a.ckpt_every, class_labels=a.class_labels, device=device,
-                      conditioning=a.conditioning,
+                      conditioning=a.conditioning, precond=a.precond,
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,
                                                  num_blocks=a.num_blocks, attn_resolutions=a.attn_resolutions,
                                                  dropout=a.dropout))

@@ -60,12 +60,13 @@ def update_ema(ema: torch.nn.Module, net: torch.nn.Module, step: int, halflife: 
 
 def run_steps(state: TrainState, images: Tensor, until: int, *, kind: str, batch: int, lr: float, lr_rampup: int,
               ema_halflife: float, sigma_y: float = 0.05, tasks={}, device="cpu",
-              condition: Callable[[Pivot], Tensor] = eps_condition,
+              condition: Callable[[Pivot], Tensor] = eps_condition, precond: str = "edm",
               on_step: Callable[[TrainState, float], None] | None = None,
               labels: Tensor | None = None) -> TrainState:
     """Train ``state`` on ``images`` (``(N, C, H, W)`` in [-1, 1], on the CPU) up to step ``until``;
     ``tasks`` maps each operator task drawn (kinds eps, palette) to its parameters; ``labels`` (one class
-    index per image) enter a class-conditional network as one-hot vectors."""
+    index per image) enter a class-conditional network as one-hot vectors; ``precond`` is the EPS network's
+    (eps.nn.anisotropic: its training target)."""
     rank, world_size = world()
     if batch % world_size:
         raise ValueError(f"batch {batch} is not divisible by the number of processes {world_size}")
@@ -76,11 +77,11 @@ def run_steps(state: TrainState, images: Tensor, until: int, *, kind: str, batch
         index = torch.randint(len(images), (batch,), generator=state.generator)
         x0 = images[index]
         c = None if labels is None else F.one_hot(labels[index].long(), state.net.model.config.label_dim).float()
-        x_in, sigma, cond = network_inputs(kind, x0, state.generator, sigma_y, tasks, condition)
+        x_in, sigma, cond, target = network_inputs(kind, x0, state.generator, sigma_y, tasks, condition, precond)
         to = lambda t: None if t is None else t[local].to(device)  # noqa: E731  (this rank's slice)
         for group in state.optimizer.param_groups:
             group["lr"] = lr * min(1.0, (state.step + 1) / max(lr_rampup, 1))
-        loss = denoising_loss(model, to(x0), to(x_in), to(sigma), to(cond), to(c))
+        loss = denoising_loss(model, to(target), to(x_in), to(sigma), to(cond), to(c))
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()

@@ -1,4 +1,4 @@
-"""What a training step feeds the network: ``(x_in, sigma, cond)`` for a batch of clean images ``x0``.
+"""What a training step feeds the network: ``(x_in, sigma, cond, target)`` for a batch of clean images ``x0``.
 
 All three objectives are the EDM denoising loss (Karras et al. 2022, eq. 2 with Table 1 "EDM" column)
 
@@ -12,12 +12,15 @@ which the log-normal (mean -1.2, std 1.2 in ln sigma) practically never visits.
 and differ only in the network input (docs/method.md §3):
 
     prior     x_in = x0 + sigma n                                        cond = none
-    eps       x_in = mu_star = x0 + Sigma_star^(1/2) xi (draw_pivot)     cond = condition(pivot)   (L_EPS)
+    eps       x_in = mu_star (training_pivot, the joint draw below)      cond = condition(pivot)   (L_EPS)
     palette   x_in = x0 + sigma n                                        cond = degraded image of y (Palette)
 
 with one operator task per step drawn uniformly from ``tasks`` (task -> operator parameters, e.g. kernel
 size) and ``B`` random operator instances of it (masks, kernels from ``make_operator(task, ..., generator=g,
 **params)``) and ``y = A x0 + sigma_y n'``.
+
+An ``anisotropic`` EPS network (eps.nn.anisotropic) reads its output with per-direction ``c_skip, c_out``; its
+loss is the same EDM loss on the target ``x0_iso`` in place of ``x0``.
 
 L_EPS draws ``x~ = x0 + sigma eps`` and ``y`` *jointly* (from the same ``x0``) and builds the pivot from both
 with :func:`eps.posterior.make_pivot`, the function the sampler calls (docs/method.md §3): the noise of ``mu_star``
@@ -32,6 +35,7 @@ from typing import Callable, Mapping
 
 import torch
 
+from ..nn.anisotropic import anisotropic_target, check_precond
 from ..nn.conditioning import degraded_image, eps_condition
 from ..operators import make_operator
 from ..posterior import Pivot, make_pivot
@@ -83,23 +87,27 @@ def training_pivot(x0: Tensor, sigma: Tensor, generator: torch.Generator, sigma_
 
 
 def network_inputs(kind: str, x0: Tensor, generator: torch.Generator, sigma_y: float = 0.05,
-                   tasks: Mapping[str, dict] = {}, condition: Callable[[Pivot], Tensor] = eps_condition):
-    """``(x_in, sigma, cond)`` for clean images ``x0``; every random draw comes from ``generator``."""
+                   tasks: Mapping[str, dict] = {}, condition: Callable[[Pivot], Tensor] = eps_condition,
+                   precond: str = "edm"):
+    """``(x_in, sigma, cond, target)`` for clean images ``x0``; every random draw comes from ``generator``.
+    ``target`` is ``x0``, except for an ``anisotropic`` EPS network: ``x0_iso`` (eps.nn.anisotropic)."""
     sigma = sample_sigma(x0.shape[0], generator, x0.dtype, wide=check_kind(kind) != "prior")
     if kind == "prior":
-        return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, None
+        return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, None, x0
     if kind == "eps":
         pivot = training_pivot(x0, sigma, generator, sigma_y, tasks)
-        return pivot.mu_star, sigma, condition(pivot)
+        target = anisotropic_target(pivot, x0) if check_precond(precond) == "anisotropic" else x0
+        return pivot.mu_star, sigma, condition(pivot), target
     op, y = draw_measurement(x0, tasks, sigma_y, generator)
-    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, degraded_image(op, y, generator)
+    return x0 + sigma[:, None, None, None] * randn_like(x0, generator), sigma, degraded_image(op, y, generator), x0
 
 
-def denoising_loss(net, x0: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None,
+def denoising_loss(net, target: Tensor, x_in: Tensor, sigma: Tensor, cond: Tensor | None,
                    class_labels: Tensor | None = None) -> Tensor:
-    """``mean_b w(sigma_b) mean_pixels (D(x_in_b) - x0_b)^2`` (``class_labels``: one-hot, class-conditional nets)."""
+    """``mean_b w(sigma_b) mean_pixels (D(x_in_b) - target_b)^2`` (``target``: ``x0``, or ``x0_iso`` for an
+    anisotropic EPS network; ``class_labels``: one-hot, class-conditional nets)."""
     D = net(x_in, sigma, cond, class_labels=class_labels)
-    return (edm_weight(sigma) * ((D - x0) ** 2).flatten(1).mean(1)).mean()
+    return (edm_weight(sigma) * ((D - target) ** 2).flatten(1).mean(1)).mean()
 
 
 __all__ = ["KINDS", "check_kind", "sample_sigma", "edm_weight", "draw_measurement", "training_pivot", "network_inputs",

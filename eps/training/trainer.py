@@ -25,6 +25,7 @@ import torch.distributed as dist
 from ..io import atomic_path, save_torch
 from ..data import read_image_zip
 from ..nn.checkpoint import TRAIN_FORMAT, build_network, load_network, network_from_state, read_checkpoint
+from ..nn.anisotropic import check_precond
 from ..nn.conditioning import CONDITIONINGS, check_conditioning, condition_for
 from ..nn.unet import UNetConfig
 from ..operators import TASKS, check_task, task_params
@@ -57,10 +58,13 @@ class TrainConfig:
     device: str = "cpu"
     net: dict = field(default_factory=dict)
     conditioning: str = "operator"  # EPS conditioning (eps.nn.conditioning.CONDITIONINGS); "pixel" = the old [x_y, c]
+    precond: str = "edm"  # EPS preconditioning (eps.nn.anisotropic.PRECONDS); saved in the network's config
 
     def __post_init__(self):
         check_kind(self.kind)
         check_conditioning(self.conditioning)
+        if check_precond(self.precond) != "edm" and self.kind != "eps":
+            raise ValueError(f"--precond {self.precond} is for EPS networks (kind 'eps'), not {self.kind!r}")
         self.tasks = [check_task(t) for t in self.tasks]
         self.task_params = resolve_task_params(self.tasks, self.task_params)
         if self.init is not None and self.kind == "prior":
@@ -99,13 +103,15 @@ def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
         raise ValueError(f"training images must be square, got {H}x{W}")
     if cfg.init is None:
         net_cfg = UNetConfig.from_dict({**cfg.net, "img_resolution": H, "in_channels": C, "out_channels": C,
-                                        "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning)})
+                                        "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning),
+                                        "precond": cfg.precond})
         return build_network(net_cfg)
     prior = load_network(cfg.init)
     pc = prior.model.config
     if (pc.in_channels, pc.img_resolution) != (C, H):
         raise ValueError(f"--init {cfg.init} is a {pc.in_channels}x{pc.img_resolution}px network; data is {C}x{H}px")
-    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning)})  # the prior's architecture
+    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning),
+                         "precond": cfg.precond})  # the prior's architecture
     missing, unexpected = net.load_state_dict(prior.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("model.cond_conv.") for k in missing), (missing, unexpected)
     return net.requires_grad_(True)
@@ -229,7 +235,7 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
 
     run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
               ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
-              condition=condition_for(cfg.conditioning), on_step=on_step, labels=labels)
+              condition=condition_for(cfg.conditioning), precond=cfg.precond, on_step=on_step, labels=labels)
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
         print(f"trained {cfg.kind} to step {state.step}: {(state.step - start_step) * cfg.batch / seconds:.1f} "

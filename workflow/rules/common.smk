@@ -7,10 +7,16 @@ import shlex
 import sys
 from pathlib import Path
 
+from eps.config_check import TRAINED, network_options
 from eps.methods import available_methods
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
 from eps.provenance import config_hash
+
+# Methods that sample with their own trained network, and the training kind that produces it
+# (eps.config_check.TRAINED); the kinds trained once per task (Palette is a per-task model, Saharia et al. 2022)
+# rather than on every task at once.
+PER_TASK = {"palette"}
 
 OUT = config["out"]
 DATA = config["data_dir"]
@@ -21,10 +27,6 @@ NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
 # join the provenance of the report, so a committed report is stale once its config changes.
 CONFIG_FILES = [str(f) for f in workflow.config_settings.configfiles] or ["config/default.yaml"]
 
-# Methods that sample with their own trained network, and the training kind that produces it; the kinds
-# trained once per task (Palette is a per-task model, Saharia et al. 2022) rather than on every task at once.
-TRAINED = {"eps": "eps", "palette": "palette"}
-PER_TASK = {"palette"}
 
 # Every job: the commands of this environment, and the configured number of torch threads.
 shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
@@ -33,6 +35,24 @@ shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH 
 def registered(label: str) -> str:
     """The registered method a ``methods`` entry runs (its ``method`` key, else its own name)."""
     return config["methods"][label].get("method", label)
+
+
+def network_stem(label: str) -> str | None:
+    """The network a ``methods`` entry samples with (None: no trained network): its training kind's shared network
+    (``eps``, ``palette``), or its own, named by the entry, when it sets ``train`` or ``continues``."""
+    kind = TRAINED.get(registered(label))
+    spec = config["methods"][label]
+    return None if kind is None else label if ("train" in spec or "continues" in spec) else kind
+
+
+# Every trained network but the prior: stem -> (kind, training options of the kind overridden by the entry's
+# `train`, the stem whose training state it continues or None). A per-task kind trains <stem>_<task>.
+NETWORKS = {network_stem(m): (TRAINED[registered(m)], network_options(config, m),
+                              network_stem(config["methods"][m]["continues"]) if "continues" in config["methods"][m]
+                              else None)
+            for m in config["methods"] if network_stem(m)}
+MODELS = {f"{stem}_{task}" if kind in PER_TASK else stem: stem
+          for stem, (kind, _, _) in NETWORKS.items() for task in (TASKS if kind in PER_TASK else [None])}
 
 
 _unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
@@ -48,7 +68,7 @@ wildcard_constraints:
     nfe=r"\d+",
     seed=r"\d+",
     shard=r"\d+",
-    model="eps|(" + "|".join(PER_TASK) + ")_(" + "|".join(TASKS) + ")",
+    model="|".join(re.escape(m) for m in sorted(MODELS, key=len, reverse=True)) or "(?!)",
 
 
 def as_json(value) -> str:
@@ -90,15 +110,17 @@ def task_cells(dataset, task) -> list[tuple]:
     return [cell for cell in runs() if cell[:2] == (dataset, task)]
 
 
-def trained_model(kind: str, dataset: str, task: str) -> str:
-    """The network of training kind ``kind`` that samples ``task``: ``<kind>.pt`` or, per task, ``<kind>_<task>.pt``."""
-    return f"{OUT}/models/{dataset}/{kind}_{task}.pt" if kind in PER_TASK else f"{OUT}/models/{dataset}/{kind}.pt"
+def model_file(stem: str, dataset: str, task: str) -> str:
+    """The file of network ``stem`` (a key of ``NETWORKS``) that samples ``task``: ``<stem>.pt`` or, for a per-task
+    kind, ``<stem>_<task>.pt``."""
+    name = f"{stem}_{task}" if NETWORKS[stem][0] in PER_TASK else stem
+    return f"{OUT}/models/{dataset}/{name}.pt"
 
 
 def model_tasks(model: str) -> list[str]:
-    """The tasks the network named ``model`` (a ``trained_model`` stem) trains on."""
-    kind, _, task = model.partition("_")
-    return [task] if kind in PER_TASK else list(config["tasks"])
+    """The tasks the network file named ``model`` (a key of ``MODELS``) trains on."""
+    stem = MODELS[model]
+    return [model.removeprefix(f"{stem}_")] if NETWORKS[stem][0] in PER_TASK else list(config["tasks"])
 
 
 def prior_checkpoint(dataset: str) -> str:

@@ -2,6 +2,20 @@
 
 REPORT = f"{OUT}/report"
 ORDER = ",".join(config["methods"])
+LEARNING_CURVE = config["report"]["learning_curve"]
+
+
+def curve_point(label: str) -> str:
+    """``LABEL=SERIES:STEPS`` of a methods entry with a trained network: the series is the entry its training
+    run started as (following ``continues``), the steps its network's."""
+    root = label
+    while "continues" in config["methods"][root]:
+        root = config["methods"][root]["continues"]
+    return f"{label}={root}:{network_options(config, label)['steps']}"
+
+
+NETWORK_POINTS = [curve_point(m) for m in config["methods"] if network_stem(m)] if LEARNING_CURVE else []
+CURVE_FILES = ["learning_curve.csv", "learning_curve.png", "learning_curve.csv.provenance.json"] if LEARNING_CURVE else []
 
 
 def grid_shards() -> list[str]:
@@ -29,6 +43,7 @@ rule report:
                            caption="../report/nfe_convergence.rst"),
         cost=report(f"{REPORT}/cost.png", category="Figures", caption="../report/cost.rst"),
         provenance=[f"{REPORT}/{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv")],
+        curve=[f"{REPORT}/{name}" for name in CURVE_FILES],
         grids=report([f"{REPORT}/qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]],
                      category="Qualitative"),
     log:
@@ -37,7 +52,7 @@ rule report:
         "eps report --summaries {input.summaries:q} --shards {input.shards:q} --gmm {input.gmm:q} "
         "--reference {input.reference:q} --runtime-reference {input.runtime:q} --methods {ORDER:q} "
         "--grid-images {config[report][grid_images]} --config-files {CONFIG_FILES:q} --device-label {config[device]:q} "
-        "--out {REPORT:q} > {log:q} 2>&1"
+        "--networks {NETWORK_POINTS:q} --out {REPORT:q} > {log:q} 2>&1"
 
 
 rule notebook:
@@ -66,7 +81,7 @@ if "publish" in config:
                      "summary.tex", "nfe_convergence.png", "cost.png", "gmm.png", "frontier.png", "explore_results.ipynb",
                      *[f"{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv",
                                                               "frontier.csv")],
-                     *[f"qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]]]
+                     *[f"qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]], *CURVE_FILES]
 
     rule publish:
         input:

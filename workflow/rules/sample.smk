@@ -2,8 +2,8 @@
 
 
 def method_net(w):
-    kind = TRAINED.get(registered(w.method))
-    return {f"{kind}_net": trained_model(kind, w.dataset, w.task)} if kind else {}
+    stem = network_stem(w.method)
+    return {f"{NETWORKS[stem][0]}_net": model_file(stem, w.dataset, w.task)} if stem else {}
 
 
 def solver_flag(w):

@@ -2,7 +2,10 @@
 
 One EPS network per dataset, trained on operator draws of every configured task, and one Palette network per
 dataset and task (``PER_TASK``), both with the configured task parameters (``eps train --tasks --task-params``,
-the parameters ``eps sample`` uses).
+the parameters ``eps sample`` uses). A ``methods`` entry with its own ``train`` options (e.g. another conditioning)
+samples with its own network, named by the entry (``NETWORKS``); with ``continues: <entry>`` that network is the
+named entry's training run carried on to more steps (its training state copied and resumed: resumption equals an
+uninterrupted run, so the networks of a learning curve are snapshots of one fine-tune).
 ``eps train`` resumes from its state file, which lives next to the output under a name keyed by the hash of
 the training config (:func:`state_file`) and is moved into place only when training finishes: an interrupted
 run resumes, no partial output survives, and a changed config never resumes or keeps a model that is not the
@@ -13,20 +16,32 @@ GPUS = config["train"]["gpus"]
 TRAIN = f"torchrun --standalone --nproc_per_node={GPUS} -m eps.training.cli" if GPUS > 1 else "eps train"
 
 
-def train_flags(kind: str) -> str:
-    """The config's training options as ``eps train`` flags (lists comma-separated)."""
+def training_options(stem: str) -> dict:
+    """The ``eps train`` options of network ``stem`` (``prior`` or a key of ``NETWORKS``)."""
+    return config["train"]["prior"] if stem == "prior" else NETWORKS[stem][1]
+
+
+def train_flags(stem: str) -> str:
+    """The training options of network ``stem`` as ``eps train`` flags (lists comma-separated)."""
     return " ".join(f"--{k.replace('_', '-')} {shlex.quote(','.join(map(str, v)) if isinstance(v, list) else str(v))}"
-                    for k, v in config["train"][kind].items()) + f" --threads {config['threads']}"
+                    for k, v in training_options(stem).items()) + f" --threads {config['threads']}"
 
 
-def state_file(output: str, kind: str) -> str:
+def continued_model(w) -> dict:
+    """``{"start": file}``: the finished training state network ``w.model`` continues, if it continues one."""
+    stem = MODELS[w.model]
+    start = NETWORKS[stem][2]
+    return {"start": model_file(start, w.dataset, model_tasks(w.model)[0])} if start else {}
+
+
+def state_file(output: str, stem: str) -> str:
     """The resumable state of ``output``, keyed by the hash of everything that shapes the network (this kind's
     training options, the tasks and their parameters, sigma_y): an interrupted run resumes from it, a changed
     config (fewer steps, another lr, ...) starts a new state instead of resuming or keeping a model that is not
     the configured one. The finished state is moved to ``output`` (a rename: atomic), so a later re-run of the
     rule always trains afresh; states of abandoned configs may be deleted."""
-    key = config_hash({"train": config["train"][kind], "tasks": config["tasks"] if kind != "prior" else {},
-                       "sigma_y": SAMPLE["sigma_y"] if kind != "prior" else None})[:12]
+    key = config_hash({"train": training_options(stem), "tasks": config["tasks"] if stem != "prior" else {},
+                       "sigma_y": SAMPLE["sigma_y"] if stem != "prior" else None})[:12]
     return f"{output}.{key}.state"
 
 
@@ -48,24 +63,28 @@ rule train_prior:
 
 
 rule train_conditional:
-    """EPS or Palette, fine-tuned from the prior (zero-initialised conditioning: step 0 is the prior)."""
+    """EPS or Palette, fine-tuned from the prior (zero-initialised conditioning: step 0 is the prior), or carried on
+    from the finished state of the network it continues (copied to the state file, which ``eps train`` resumes)."""
     input:
+        unpack(continued_model),
         data=f"{DATA}/{{dataset}}/train.zip",
         init=lambda w: prior_checkpoint(w.dataset),
     output:
         f"{OUT}/models/{{dataset}}/{{model}}.pt",
     params:
-        kind=lambda w: w.model.partition("_")[0],
-        flags=lambda w: train_flags(w.model.partition("_")[0]),
+        kind=lambda w: NETWORKS[MODELS[w.model]][0],
+        flags=lambda w: train_flags(MODELS[w.model]),
+        start=lambda w, input: input.start if "start" in input.keys() else "",
         tasks=lambda w: ",".join(model_tasks(w.model)),
         task_params=lambda w: as_json({t: config["tasks"][t] for t in model_tasks(w.model)}),
         labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
-        state=lambda w, output: state_file(output[0], w.model.partition("_")[0]),
+        state=lambda w, output: state_file(output[0], MODELS[w.model]),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/train/{{dataset}}/{{model}}.log",
     shell:
+        "if [ -n {params.start:q} ] && [ ! -e {params.state:q} ]; then cp {params.start:q} {params.state:q}; fi; "
         "{TRAIN} --kind {params.kind} --data {input.data:q} --init {input.init:q} --tasks {params.tasks:q} "
         "--task-params {params.task_params} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels:q} {params.flags} "
         "--out {params.state:q} 2>&1 | tee {log:q} && mv {params.state:q} {output:q}"
