@@ -48,7 +48,7 @@ def test_isotropic_and_anisotropic_denoisers_match_brute_force(gmm):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_exact_posterior_matches_dense_bayes(gmm, task):
-    params = {"kernel_size": 3} if task.startswith("deblur") else {}
+    params = {"deblur_gauss": {"kernel_size": 3}, "deblur_motion": {"reference_size": 32}}.get(task, {})
     op = make_operator(task, SHAPE, 1, generator(3), **params).to(dtype=torch.float64)
     sigma_y = 0.1
     y = op.measure(gmm.sample(1, generator(4)), sigma_y, generator(5))
@@ -82,7 +82,7 @@ def test_sampling_moments(gmm):
 
 
 def test_dense_spectral_is_sigma(gmm):
-    op = make_operator("deblur_motion", SHAPE, 1, generator(10), kernel_size=3).to(dtype=torch.float64)
+    op = make_operator("deblur_motion", SHAPE, 1, generator(10), reference_size=32).to(dtype=torch.float64)
     var = op.s**2 + 0.5
     assert torch.allclose(dense_spectral(op, var), torch.eye(D, dtype=torch.float64) * 0.5 + op.dense("A").T @
                           op.dense("A"), atol=1e-12)

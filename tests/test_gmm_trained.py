@@ -85,12 +85,13 @@ def test_kmeans_separates_well_separated_clusters():
 
 
 def test_training_lowers_l_eps_from_a_poor_start():
-    """From a rough start (k-means on 50 prior samples), ``L_EPS`` on held-out pivots goes down."""
+    """From a rough start (k-means on 50 prior samples), ``L_EPS`` on held-out pivots goes down (random masks:
+    every pixel is sometimes unmeasured, unlike the paper's one centred box, whose start is already near its floor)."""
     g = torch.Generator().manual_seed(4)
     prior = random_gmm(SHAPE, num_components=2, rank=2, generator=g)
     kwargs = dict(experts=2, rank=2, batch=32, lr=3e-2, sigma_min=0.002, sigma_max=80.0, seed=0, init_samples=50)
     x0 = prior.sample(512, g)
-    op = make_operator("inpaint_box", SHAPE, 512, g).to(dtype=torch.float64)
+    op = make_operator("inpaint_random", SHAPE, 512, g).to(dtype=torch.float64)
     pivot = draw_pivot(op, x0, None, torch.exp(torch.empty(512, dtype=torch.float64).uniform_(-3, 1, generator=g)),
                        0.05, g)
 
@@ -98,8 +99,8 @@ def test_training_lowers_l_eps_from_a_poor_start():
         with torch.no_grad():
             return (net(pivot) - x0).square().mean().item()
 
-    before = l_eps(train_pivot_denoiser(prior, "inpaint_box", 0.05, steps=0, **kwargs))
-    after = l_eps(train_pivot_denoiser(prior, "inpaint_box", 0.05, steps=60, **kwargs))
+    before = l_eps(train_pivot_denoiser(prior, "inpaint_random", 0.05, steps=0, **kwargs))
+    after = l_eps(train_pivot_denoiser(prior, "inpaint_random", 0.05, steps=60, **kwargs))
     assert after < 0.9 * before, (before, after)
 
 

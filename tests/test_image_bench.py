@@ -29,7 +29,7 @@ def test_shard_format(setup):
     assert {k: meta[k] for k in ("dataset", "task", "method", "nfe", "seed", "start", "count")} == {
         "dataset": "gmm", "task": "deblur_gauss", "method": "eps", "nfe": 3, "seed": 0, "start": 5, "count": 3}
     assert meta["sigma_y"] == 0.05 and meta["operator_stream"].startswith("stream_seed(seed, 0, image)")
-    assert {k: meta[k] for k in ("kernel_size", "std", "boundary")} == {"kernel_size": 9, "std": 1.0, "boundary": "reflect"}
+    assert {k: meta[k] for k in ("kernel_size", "std", "boundary")} == {"kernel_size": 11, "std": 0.75, "boundary": "periodic"}
     assert all(isinstance(v, (int, float, str)) for v in meta.values())
 
 

@@ -7,9 +7,11 @@ from eps.operators.blur import Blur
 from eps.rng import generator
 
 SHAPES = [(1, 8, 8), (3, 8, 12), (2, 16, 16)]
-# Every task at its defaults (the released DPS/DAPS families) and every non-default option.
-VARIANTS = [(task, {}) for task in TASKS] + [
-    ("inpaint_box", {"position": "center"}), ("sr4", {"filter": "box"}), ("deblur_gauss", {"boundary": "periodic"})]
+# Every task at its defaults (the EPS paper's families), at its training split, and every released option.
+VARIANTS = [(task, {}) for task in TASKS] + [(task, {"split": "train"}) for task in TASKS] + [
+    ("inpaint_random", {"split": "train", "train_missing": [0.5, 0.7]}), ("inpaint_box", {"position": "random"}),
+    ("sr4", {"filter": "bicubic"}), ("deblur_gauss", {"boundary": "reflect", "kernel_size": 9, "std": 1.0}),
+    ("deblur_motion", {"kernel": "motionblur"}), ("deblur_motion", {"reference_size": 8})]
 VARIANT_IDS = [f"{t}-{','.join(f'{k}={v}' for k, v in p.items()) or 'default'}" for t, p in VARIANTS]
 CASES = [(task, params, shape) for task, params in VARIANTS for shape in SHAPES]
 IDS = [f"{name}-{'x'.join(map(str, shape))}" for name in VARIANT_IDS for shape in SHAPES]
@@ -91,7 +93,7 @@ def test_seeds_reproduce_and_save_load_roundtrip(task, params, tmp_path):
     a, b, c = (build(task, (3, 16, 16), 3, seed, **params) for seed in (1, 1, 2))
     for k in a.params():
         assert torch.equal(a.params()[k], b.params()[k])
-    if task in ("inpaint_random", "deblur_motion") or (task, params) == ("inpaint_box", {}):
+    if task in ("inpaint_random", "deblur_motion") or (task == "inpaint_box" and params):
         assert any(not torch.equal(a.params()[k], c.params()[k]) for k in a.params())
     save_operator(a, tmp_path / "op.pt")
     loaded = load_operator(tmp_path / "op.pt")
@@ -102,8 +104,8 @@ def test_seeds_reproduce_and_save_load_roundtrip(task, params, tmp_path):
 def test_default_fractions():
     rand_mask = make_operator("inpaint_random", (1, 64, 64), 4, generator(0)).mask
     assert abs(1 - rand_mask.mean().item() - 0.7) < 0.02
-    box = make_operator("inpaint_box", (3, 64, 64), 1, position="center").mask
-    assert box.sum().item() == 64 * 64 - 32 * 32 and box[0, 0, 32, 32] == 0
+    box = make_operator("inpaint_box", (3, 64, 64), 1).mask  # the paper's centred box: 32x32 at (16, 16)
+    assert box.sum().item() == 64 * 64 - 32 * 32 and box[0, 0, 16:48, 16:48].sum() == 0
 
 
 def test_bad_input_is_one_clear_error(tmp_path):
@@ -113,12 +115,18 @@ def test_bad_input_is_one_clear_error(tmp_path):
         task_params("deblur_gauss", sigma=2.0)
     with pytest.raises(ValueError, match="filter box.*not divisible"):
         make_operator("sr4", (3, 10, 10), filter="box")
-    with pytest.raises(ValueError, match="sr4: filter must be one of bicubic, box, got 'lanczos'"):
+    with pytest.raises(ValueError, match="sr4: filter must be one of box, bicubic, got 'lanczos'"):
         make_operator("sr4", (3, 8, 8), filter="lanczos")
-    with pytest.raises(ValueError, match="deblur_gauss: boundary must be one of reflect, periodic"):
+    with pytest.raises(ValueError, match="deblur_gauss: boundary must be one of periodic, reflect"):
         task_params("deblur_gauss", boundary="zero")
     with pytest.raises(ValueError, match="no random position in a 8x8 image"):
-        make_operator("inpaint_box", (3, 8, 8), box_fraction=0.75)
+        make_operator("inpaint_box", (3, 8, 8), box_fraction=0.75, position="random")
+    with pytest.raises(ValueError, match="deblur_motion: unknown parameter.*'intensity'.*valid"):
+        task_params("deblur_motion", intensity=0.5)  # a motionblur-library parameter, not the line kernel's
+    with pytest.raises(ValueError, match="unknown split 'test'; valid: eval, train"):
+        make_operator("sr4", (3, 8, 8), split="test")
+    with pytest.raises(ValueError, match="training sides .* do not fit"):
+        make_operator("inpaint_box", (3, 8, 8), split="train", train_sides=[0.5, 0.9])
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 3, 8, 8\)"):
         make_operator("sr4", (3, 8, 8)).A(torch.zeros(1, 1, 8, 8))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from eps.interpolants import INTERPOLANTS
-from eps.operators import TASKS, make_operator
+from eps.operators import RELEASED, TASKS, make_operator
 from eps.posterior import draw_pivot, eps_denoiser, make_pivot, posterior_score
 from eps.priors import dense_spectral, mixture_moments, random_gmm
 from eps.rng import generator
@@ -13,23 +13,31 @@ SHAPE = (1, 4, 4)
 D = 16
 
 
-def op64(task, shape=SHAPE, seed=0):
-    # 4x4 images: small kernels so that blur is not trivial on 4x4. Gaussian std 1: its reflect-boundary blur
-    # has smallest singular value 0.011 (std 0.8 would give 7e-7, within the rcond cut and the 1e-7 noise
-    # of the noiseless-limit test, where "measured" is ill-defined).
-    params = {"kernel_size": 3} if task.startswith("deblur") else {}
-    if task == "deblur_gauss":
-        params["std"] = 1.0
+def op64(task, shape=SHAPE, seed=0, family="paper"):
+    """4x4 operators of the EPS paper's families (``family="paper"``) or the DPS/DAPS release ones (``"released"``).
+
+    4x4 images: small kernels so that blur is not trivial on 4x4. Gaussian std 1 px, kernel 3: its blur has
+    smallest singular value 0.034 (periodic) / 0.011 (reflect; std 0.8 would give 7e-7, within the rcond cut and
+    the 1e-7 noise of the noiseless-limit test, where "measured" is ill-defined). Line motion scaled as at 8 px
+    (reference 32: lengths 0.875..1.875 px), smallest singular value 0.16."""
+    params = {"deblur_gauss": {"kernel_size": 3, "std": 1.0}, "deblur_motion": {"reference_size": 32}}.get(task, {})
+    if family == "released":
+        params = {**RELEASED[task], **({"kernel_size": 3, "std": 1.0} if task == "deblur_gauss" else {}),
+                  **({"kernel_size": 3} if task == "deblur_motion" else {})}
     return make_operator(task, shape, 1, generator(seed), **params).to(dtype=torch.float64)
+
+
+FAMILIES = [(task, family) for family in ("paper", "released") for task in TASKS]
+FAMILY_IDS = [f"{task}-{family}" for task, family in FAMILIES]
 
 
 def dense_sigma_star(A, sigma, sigma_y):
     return torch.linalg.inv(torch.eye(A.shape[1], dtype=torch.float64) / sigma**2 + A.T @ A / sigma_y**2)
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_sigma_star_spectrum_matches_dense_inverse(task):
-    op, sigma, sigma_y = op64(task), 0.7, 0.05
+@pytest.mark.parametrize("task,family", FAMILIES, ids=FAMILY_IDS)
+def test_sigma_star_spectrum_matches_dense_inverse(task, family):
+    op, sigma, sigma_y = op64(task, family=family), 0.7, 0.05
     A = op.dense("A")
     pivot = make_pivot(op, torch.zeros(1, *SHAPE, dtype=torch.float64), op.A(torch.zeros(1, *SHAPE,
                        dtype=torch.float64)), torch.tensor(sigma, dtype=torch.float64), sigma_y)
@@ -57,9 +65,9 @@ def test_pivot_from_xt_and_y_is_x0_plus_sigma_star_noise(interpolant, task):
         assert torch.allclose(torch.cov(err.T), Sigma, atol=0.03 * Sigma.diagonal().max())
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_noiseless_limit_is_finite_and_continuous(task):
-    op, g = op64(task), generator(2)
+@pytest.mark.parametrize("task,family", FAMILIES, ids=FAMILY_IDS)
+def test_noiseless_limit_is_finite_and_continuous(task, family):
+    op, g = op64(task, family=family), generator(2)
     x_tilde = torch.randn(3, *SHAPE, generator=g, dtype=torch.float64)
     y = op.A(torch.randn(3, *SHAPE, generator=g, dtype=torch.float64))
     sigma = torch.tensor(0.5, dtype=torch.float64)
@@ -72,11 +80,11 @@ def test_noiseless_limit_is_finite_and_continuous(task):
 
 
 @pytest.mark.parametrize("interpolant", sorted(INTERPOLANTS))
-@pytest.mark.parametrize("task", TASKS)
-def test_exact_posterior_score_on_a_gaussian_prior(interpolant, task):
+@pytest.mark.parametrize("task,family", FAMILIES, ids=FAMILY_IDS)
+def test_exact_posterior_score_on_a_gaussian_prior(interpolant, task, family):
     """For a Gaussian prior, p(x_t | y) = N(alpha m_post, alpha^2 C_post + beta^2 I) in closed form; the EPS
     identity (alpha D_{Sigma_star}(mu_star) - x_t) / beta^2 must equal its score exactly."""
-    interp, op, sigma_y = INTERPOLANTS[interpolant](), op64(task), 0.05
+    interp, op, sigma_y = INTERPOLANTS[interpolant](), op64(task, family=family), 0.05
     prior = random_gmm(SHAPE, num_components=1, rank=4, generator=generator(3))
     g = generator(4)
     x0 = prior.sample(1, g)

@@ -1,4 +1,5 @@
-"""The standard task definitions against the released DPS/DAPS behaviour and brute-force references."""
+"""The task definitions against the EPS paper's App. B families, the released DPS/DAPS behaviour and brute-force
+references."""
 import json
 import math
 from pathlib import Path
@@ -11,7 +12,8 @@ import torch.nn.functional as F
 
 from eps.operators import make_operator
 from eps.operators.blur import reflect_correlation_matrix
-from eps.operators.kernels import gaussian_kernel, gaussian_kernel_1d, motion_kernel, motion_path
+from eps.operators.kernels import (gaussian_kernel, gaussian_kernel_1d, line_kernel, line_motion_kernels, line_support,
+                                    motion_kernel, motion_path)
 from eps.operators.superres import bicubic_matrix, keys_cubic
 from eps.rng import generator
 
@@ -44,7 +46,7 @@ def test_bicubic_matrix_matches_the_dps_resizer():
         assert torch.allclose(bicubic_matrix(int(n), fixture["factor"]), ref, rtol=0, atol=F32)
     x = torch.tensor(fixture["image"]["x"], dtype=torch.float64)
     y = torch.tensor(fixture["image"]["y"], dtype=torch.float64)
-    op = make_operator("sr4", tuple(x.shape[1:])).to(dtype=torch.float64)
+    op = make_operator("sr4", tuple(x.shape[1:]), filter="bicubic").to(dtype=torch.float64)
     # the resizer sums 18 float32 products per axis, twice: error <= 2 * 18 * eps_32 * max|x|
     assert torch.allclose(op.A(x), y, rtol=0, atol=36 * F32)
 
@@ -80,7 +82,7 @@ def test_gaussian_kernel_is_scipy_filter_of_a_delta(size, std):
 
 @pytest.mark.parametrize("shape,size,std", [((3, 16, 16), 9, 1.0), ((2, 8, 12), 5, 1.5), ((1, 16, 16), 15, 2.0)])
 def test_reflect_blur_matches_dps_padding_and_scipy_mirror(shape, size, std):
-    op = make_operator("deblur_gauss", shape, kernel_size=size, std=std).to(dtype=torch.float64)
+    op = make_operator("deblur_gauss", shape, kernel_size=size, std=std, boundary="reflect").to(dtype=torch.float64)
     x = torch.randn(2, *shape, generator=generator(0), dtype=torch.float64)
     k = torch.outer(gaussian_kernel_1d(size, std), gaussian_kernel_1d(size, std))
     # DPS: nn.ReflectionPad2d(k // 2) followed by a depthwise Conv2d (cross-correlation)
@@ -102,12 +104,14 @@ def test_reflect_matrix_for_kernels_wider_than_the_image():
     assert torch.equal(reflect_correlation_matrix(one, 1), one[None])
 
 
-@pytest.mark.parametrize("params", [{}, {"kernel_size": 5}], ids=["motion", "motion-5"])
+@pytest.mark.parametrize("params", [{"reference_size": 16}, {"kernel": "motionblur", "kernel_size": 5}, {"std": 1.5}],
+                         ids=["line", "motionblur-5", "gauss"])
 def test_periodic_blur_is_circular_cross_correlation(params):
     shape = (3, 8, 12)
-    op = make_operator("deblur_motion", shape, 2, generator(3), **params).to(dtype=torch.float64)
+    task = "deblur_gauss" if "std" in params else "deblur_motion"
+    op = make_operator(task, shape, 2, generator(3), **params).to(dtype=torch.float64)
+    k = op.kernel.expand(2, *op.kernel.shape[1:])
     x = torch.randn(2, *shape, generator=generator(4), dtype=torch.float64)
-    k = op.kernel
     r = k.shape[-1] // 2
     ref = torch.stack([F.conv2d(F.pad(x[b : b + 1], (r,) * 4, mode="circular").transpose(0, 1), k[b][None, None])[:, 0]
                        for b in range(2)])
@@ -116,8 +120,8 @@ def test_periodic_blur_is_circular_cross_correlation(params):
 
 def test_random_box_stays_within_the_margin_and_is_reproducible():
     H = W = 16  # defaults: side round(0.5 * 16) = 8, margin round(0.0625 * 16) = 1
-    masks = make_operator("inpaint_box", (3, H, W), 400, generator(5)).mask
-    again = make_operator("inpaint_box", (3, H, W), 400, generator(5)).mask
+    masks = make_operator("inpaint_box", (3, H, W), 400, generator(5), position="random").mask
+    again = make_operator("inpaint_box", (3, H, W), 400, generator(5), position="random").mask
     assert torch.equal(masks, again)
     tops, lefts = set(), set()
     for m in masks[:, 0]:
@@ -163,5 +167,102 @@ def test_configs_state_the_defaults_and_build_at_their_resolution():
         op = make_operator(task, (3, 64, 64), 1, generator(0), **params)
         assert op.batch_size == 1
     box = make_operator("inpaint_box", (3, 64, 64), 1, generator(0), **paper["tasks"]["inpaint_box"]).mask
-    rows, cols = torch.nonzero(box[0, 0] == 0, as_tuple=True)
-    assert len(rows) == 32 * 32 and rows.min() >= 4 and rows.max() <= 64 - 4 - 1 - 1
+    assert box.sum() == 64 * 64 - 32 * 32 and box[0, 0, 16:48, 16:48].sum() == 0  # centred 32x32
+
+def kernel_moments(k: torch.Tensor):
+    """Mass, mean and covariance of a kernel as a density over (column, row-up) offsets from its centre."""
+    r = k.shape[-1] // 2
+    offsets = torch.arange(k.shape[-1], dtype=torch.float64) - r
+    col, row_up = offsets[None, :].expand_as(k), -offsets[:, None].expand_as(k)
+    p = torch.stack([col.reshape(-1), row_up.reshape(-1)])
+    mass = k.sum()
+    mean = (p * k.reshape(-1)).sum(1) / mass
+    cov = (p[:, None, :] * p[None, :, :] * k.reshape(-1)).sum(-1) / mass - torch.outer(mean, mean)
+    return mass, mean, cov
+
+
+@pytest.mark.parametrize("length", [0.0, 1.75, 7.0, 11.0, 15.0])
+@pytest.mark.parametrize("angle", [0.0, 30.0, 90.0, 137.5])
+def test_line_kernel_sums_to_one_and_has_the_segment_moments(length, angle):
+    """The kernel is the uniform density on the centred segment ``s u`` (n midpoint nodes), each node splatted
+    bilinearly: mass 1, mean 0, covariance = the nodes' covariance L^2 (1 - 1/n^2)/12 u u^T plus each splat's
+    own variance f (1 - f) per axis (f: the node's fractional offset), averaged over the nodes."""
+    size = line_support(length)
+    k = line_kernel(length, angle, size)
+    mass, mean, cov = kernel_moments(k)
+    n = max(1, math.ceil(64 * length))
+    u = torch.tensor([math.cos(math.radians(angle)), math.sin(math.radians(angle))], dtype=torch.float64)
+    nodes = (((torch.arange(n, dtype=torch.float64) + 0.5) / n - 0.5) * length)[:, None] * u  # (column, row-up)
+    f = nodes - torch.floor(nodes)
+    expected = length**2 * (1 - 1 / n**2) / 12 * torch.outer(u, u) + torch.diag((f * (1 - f)).mean(0))
+    assert (k >= 0).all() and abs(float(mass) - 1) < 1e-13
+    assert torch.allclose(mean, torch.zeros(2, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(cov, expected, atol=1e-10)
+    assert torch.allclose(line_kernel(length, angle + 180.0, size), k, atol=1e-13)  # the same segment
+    assert torch.allclose(k, k.flip(-2, -1), atol=1e-13)  # point-symmetric about the centre
+    if angle in (0.0, 90.0) and length:  # axis-aligned: all mass on the centre row / column, spread L + 1 wide
+        line = k[size // 2] if angle == 0.0 else k[:, size // 2]
+        assert abs(float(line.sum()) - 1) < 1e-13 and int((line > 0).sum()) == 2 * math.ceil(length / 2) + 1
+
+
+def test_line_kernel_needs_its_support():
+    with pytest.raises(ValueError, match="a line of length 9 needs an odd kernel of at least 11 pixels, got 9"):
+        line_kernel(9, 0.0, 9)
+
+
+def test_line_motion_draws_lengths_and_angles_uniformly():
+    """Length uniform on {7, ..., 15}, angle uniform on [0, 180): counts within 5 binomial standard deviations,
+    the angles' Kolmogorov-Smirnov distance below 1.95 / sqrt(n) (the 0.1% critical value); each kernel is the
+    line of its own draw."""
+    n = 2000
+    kernels, lengths, angles = line_motion_kernels([7, 9, 11, 13, 15], n, generator(11))
+    assert kernels.shape == (n, 17, 17)
+    counts = torch.stack([(lengths == v).sum() for v in (7.0, 9.0, 11.0, 13.0, 15.0)]).double()
+    assert int(counts.sum()) == n and ((counts - n / 5).abs() < 5 * math.sqrt(n * 0.2 * 0.8)).all()
+    a = angles.sort().values / 180.0
+    grid = torch.arange(1, n + 1, dtype=torch.float64) / n
+    assert (angles >= 0).all() and (angles < 180).all()
+    assert max(float((grid - a).abs().max()), float((a - (grid - 1 / n)).abs().max())) < 1.95 / math.sqrt(n)
+    for b in range(5):
+        assert torch.equal(kernels[b], line_kernel(float(lengths[b]), float(angles[b]), 17).float())
+    again = line_motion_kernels([7, 9, 11, 13, 15], 3, generator(11))
+    assert torch.equal(again[0], kernels[:3]) and torch.equal(again[2], angles[:3])
+
+
+@pytest.mark.parametrize("size", [64, 16, 8])
+def test_motion_lengths_scale_with_the_image(size):
+    """{7, ..., 15} px at 64 px, x size / 64 below (1.75..3.75 px at 16, 0.875..1.875 at 8)."""
+    op = make_operator("deblur_motion", (1, size, size), 200, generator(12))
+    kernels, lengths, _ = line_motion_kernels([7, 9, 11, 13, 15], 200, generator(12), size / 64)
+    assert torch.equal(op.kernel, kernels)
+    assert set(lengths.tolist()) == {v * size / 64 for v in (7, 9, 11, 13, 15)}
+
+
+def test_training_rectangles_follow_app_b():
+    """Heights and widths uniform on the integers of [H/4, H/2] (16..32 at 64 px), a margin of H/16 = 4 px kept on
+    every edge, every side length and position reached; evaluation is the centred 32x32 square."""
+    H = W = 64
+    masks = make_operator("inpaint_box", (3, H, W), 3000, generator(13), split="train").mask
+    heights, widths, tops, lefts, bottoms, rights = (set() for _ in range(6))
+    for m in masks[:, 0]:
+        rows, cols = torch.nonzero(m == 0, as_tuple=True)
+        h, w = int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1
+        assert len(rows) == h * w  # a filled rectangle
+        heights.add(h), widths.add(w), tops.add(int(rows.min())), lefts.add(int(cols.min()))
+        bottoms.add(H - 1 - int(rows.max())), rights.add(W - 1 - int(cols.max()))
+    assert heights == set(range(16, 33)) and widths == set(range(16, 33))
+    assert min(tops | lefts | bottoms | rights) == 4
+    centred = make_operator("inpaint_box", (3, H, W), 2, generator(13)).mask
+    assert torch.equal(centred[0], centred[1]) and centred[0, 0, 16:48, 16:48].sum() == 0
+    assert centred.sum() == 2 * (H * W - 32 * 32)
+
+
+def test_random_inpainting_training_density_options():
+    """``train_missing`` 0.7 (ours, after App. B "default" and D.9) or a per-sample U(0.5, 0.7) density."""
+    fixed = make_operator("inpaint_random", (1, 64, 64), 200, generator(14), split="train").mask
+    assert abs(1 - float(fixed.mean()) - 0.7) < 5 * math.sqrt(0.21 / fixed.numel())
+    ranged = make_operator("inpaint_random", (1, 64, 64), 200, generator(14), split="train",
+                           train_missing=[0.5, 0.7]).mask
+    density = 1 - ranged.mean(dim=(1, 2, 3))
+    assert density.min() > 0.47 and density.max() < 0.73 and abs(float(density.mean()) - 0.6) < 0.02
+    assert float(density.std()) > 0.04  # U(0.5, 0.7) has std 0.058; a fixed density would give 0.007

@@ -149,7 +149,7 @@ def test_train_cli_fresh_folder_task_params_and_resume_mismatch(tmp_path, capsys
     assert out.is_file() and log_path(out).is_file()
     saved = torch.load(out, weights_only=True)["config"]["task_params"]
     assert saved == {"deblur_gauss": {**DEFAULTS["deblur_gauss"], "kernel_size": 5, "std": 1.0},
-                     "inpaint_random": {"missing": 0.7}}
+                     "inpaint_random": DEFAULTS["inpaint_random"]}
     before = out.read_bytes()
     capsys.readouterr()
     assert main([*args, "--task-params", '{"deblur_gauss": {"kernel_size": 7}}']) == 2

@@ -59,12 +59,47 @@ class BoxInpainting(Inpainting):
     task = "inpaint_box"
 
 
-def random_mask(image_shape, batch_size: int, missing: float, generator: torch.Generator | None) -> Tensor:
-    """Each pixel is missing independently with probability ``missing``."""
-    if not 0.0 <= missing < 1.0:
-        raise ValueError(f"inpaint_random: missing fraction must be in [0, 1), got {missing}")
+def random_mask(image_shape, batch_size: int, missing, generator: torch.Generator | None) -> Tensor:
+    """Each pixel is missing independently with probability ``missing``: a number, or a range ``[low, high]``
+    from which each sample draws its own probability uniformly (the EPS paper's App. B training density
+    ``U(50%, 70%)``), drawn before that sample's pixels."""
+    low, high = (missing, missing) if isinstance(missing, (int, float)) else tuple(missing)
+    if not 0.0 <= low <= high < 1.0:
+        raise ValueError(f"inpaint_random: missing fraction must be in [0, 1) (a range low <= high), got {missing}")
     _, H, W = image_shape
-    return (torch.rand(batch_size, 1, H, W, generator=generator) >= missing).float()
+    if low == high:
+        return (torch.rand(batch_size, 1, H, W, generator=generator) >= low).float()
+    masks = []
+    for _ in range(batch_size):
+        p = low + (high - low) * float(torch.rand((), generator=generator, dtype=torch.float64))
+        masks.append((torch.rand(1, 1, H, W, generator=generator) >= p).float())
+    return torch.cat(masks)
+
+
+def rectangle_mask(image_shape, batch_size: int, sides, margin_fraction: float, generator) -> Tensor:
+    """EPS paper App. B training boxes: a rectangle per sample, height uniform on the integers of
+    ``[sides[0] H, sides[1] H]`` and width on those of ``[sides[0] W, sides[1] W]`` (``H/4 .. H/2``: 16 to 32 px at
+    64), placed uniformly with a margin of ``round(margin_fraction H)`` rows and ``round(margin_fraction W)`` columns
+    on every edge (``H/16``: 4 px at 64). Draws per sample: height, width, top, left."""
+    low, high = (float(v) for v in sides)
+    _, H, W = image_shape
+    ranges = []
+    for n in (H, W):
+        margin = math.floor(margin_fraction * n + 0.5)
+        smallest, largest = max(1, math.ceil(low * n - 1e-9)), math.floor(high * n + 1e-9)
+        if not 0.0 < low <= high < 1.0 or smallest > largest or largest > n - 2 * margin:
+            raise ValueError(f"inpaint_box: training sides {list(sides)} with margin {margin} do not fit a "
+                             f"{H}x{W} image (need 0 < low <= high < 1 and room for the margins)")
+        ranges.append((smallest, largest, margin))
+    mask = torch.ones(batch_size, 1, H, W)
+    for b in range(batch_size):
+        (h0, h1, mh), (w0, w1, mw) = ranges
+        h = int(torch.randint(h0, h1 + 1, (), generator=generator))
+        w = int(torch.randint(w0, w1 + 1, (), generator=generator))
+        top = int(torch.randint(mh, H - mh - h + 1, (), generator=generator))
+        left = int(torch.randint(mw, W - mw - w + 1, (), generator=generator))
+        mask[b, :, top : top + h, left : left + w] = 0.0
+    return mask
 
 
 POSITIONS = ("random", "center")

@@ -136,3 +136,57 @@ def motion_kernel(size: int, intensity: float, batch_size: int, generator: torch
         k = image.reshape(size, 2, size, 2).mean(dim=(1, 3))
         kernels.append(k / k.sum())
     return torch.stack(kernels).float()
+
+
+def line_kernel(length: float, angle: float, size: int, quadrature: int = 64) -> Tensor:
+    """Straight-line motion kernel (EPS paper App. B): the uniform density on the segment ``s u``,
+    ``s in [-L/2, L/2]``, ``u = (cos angle, sin angle)`` (``angle`` in degrees, counter-clockwise from the
+    column axis, rows pointing down), spread onto the ``size x size`` grid centred at pixel ``size // 2`` by
+    bilinear (tent) splats, as float64:
+
+        k[r, c] = (1 / L) int_{-L/2}^{L/2} tent(c - c0 - s u_x) tent(r - r0 + s u_y) ds,   tent(d) = max(0, 1 - |d|)
+
+    The tents of a point sum to one over the grid, so ``sum k = 1`` exactly while the support
+    ``size >= 2 ceil(L / 2) + 1`` holds; the kernel of ``angle + 180`` is the same set (``s -> -s``). The
+    integral is the midpoint rule with ``ceil(quadrature * L)`` nodes (at least one; ``L = 0`` is the identity).
+    Its covariance, as a density over pixel offsets, is ``L^2 (1 - 1/n^2) / 12 u u^T + I / 6`` (a discrete
+    uniform on ``n`` midpoints plus the tent's variance 1/6 per axis).
+    """
+    radius = size // 2
+    if size % 2 == 0 or length < 0 or 2 * math.ceil(length / 2) + 1 > size:
+        raise ValueError(f"deblur_motion: a line of length {length} needs an odd kernel of at least "
+                         f"{2 * math.ceil(length / 2) + 1} pixels, got {size}")
+    n = max(1, math.ceil(quadrature * length))
+    s = ((torch.arange(n, dtype=torch.float64) + 0.5) / n - 0.5) * length
+    theta = math.radians(angle)
+    dx, dy = s * math.cos(theta), -s * math.sin(theta)  # offsets (column, row) of the nodes
+    grid = torch.arange(size, dtype=torch.float64) - radius
+    wx = (1 - (grid[None, :] - dx[:, None]).abs()).clamp_min(0)  # (n, size) tent weights per column
+    wy = (1 - (grid[None, :] - dy[:, None]).abs()).clamp_min(0)  # per row
+    return torch.einsum("nr,nc->rc", wy, wx) / n
+
+
+def line_support(max_length: float) -> int:
+    """The odd kernel size that holds every line up to ``max_length``: ``2 ceil(L / 2) + 1``."""
+    return 2 * math.ceil(max_length / 2) + 1
+
+
+def line_motion_kernels(lengths, batch_size: int, generator: torch.Generator | None,
+                        scale: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+    """``batch_size`` straight-line motion kernels (EPS paper App. B): per sample a length drawn uniformly from
+    ``lengths`` (then multiplied by ``scale``) and an angle ``~ U[0, 180)`` degrees, drawn in that order from
+    ``generator``. Returns the ``(B, k, k)`` float32 kernels on the common support ``k`` of the longest length,
+    and the drawn lengths and angles (float64)."""
+    table = torch.tensor([float(v) * scale for v in lengths], dtype=torch.float64)
+    if table.dim() != 1 or not len(table) or (table < 0).any():
+        raise ValueError(f"deblur_motion: lengths must be a non-empty list of non-negative numbers, got {lengths}")
+    size = line_support(float(table.max()))
+    drawn, angles, kernels = [], [], []
+    for _ in range(batch_size):
+        length = float(table[int(torch.randint(len(table), (), generator=generator))])
+        angle = 180.0 * float(torch.rand((), generator=generator, dtype=torch.float64))
+        drawn.append(length)
+        angles.append(angle)
+        kernels.append(line_kernel(length, angle, size))
+    return (torch.stack(kernels).float(), torch.tensor(drawn, dtype=torch.float64),
+            torch.tensor(angles, dtype=torch.float64))
