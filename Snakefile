@@ -13,6 +13,7 @@ Every value a rule puts into a shell command is quoted (`{x:q}`, shlex.quote): p
 from snakemake.utils import min_version, validate
 
 from eps.config_check import check_config
+from eps.protocols import apply_protocol
 
 min_version("9.0")
 
@@ -21,6 +22,7 @@ if not workflow.config_settings.configfiles:
 
 
 validate(config, "config/schema.yaml", set_default=True)
+apply_protocol(config)  # protocol: eps_paper | dps_daps fills task parameters and evaluation rules the config leaves out
 check_config(config)  # what the schema cannot state: finite numbers, method options, task vs resolution sizes
 
 

@@ -189,6 +189,15 @@ class AncestralSampler(Method):
         return x
 
 
+RULES = ("released", "eps_paper")
+
+
+def check_rule(method: Method) -> None:
+    """``rule`` selects a baseline's update: its release's (parity-tested) or the EPS paper's Table 12 reading."""
+    if method.rule not in RULES:
+        raise ValueError(f"{method.name}: rule must be one of {', '.join(RULES)}, got {method.rule!r}")
+
+
 def bound(method: Method, **values) -> Method:
     """A copy of ``method`` with ``values`` set (settings resolved once per call, e.g. from the number of steps);
     ``method`` itself is left unchanged."""

@@ -34,6 +34,18 @@ draw; for ``eps_hat`` it mixes the predicted noise across the directions of a bl
 super-resolution parity case checks. Its ``Deblurring`` also zeroes 1-D singular values below 3e-2 in
 ``A^+`` (ours: ``rcond``), an operator detail not reproduced here.
 One denoiser call per step, no gradients. Parity: ``tests/test_baseline_parity.py``.
+
+EPS paper protocol (``rule = "eps_paper"``, values from ``eps.protocols``; Table 12): DDIM-VE with ``eta = 0.85``
+on the EDM grid (80 / 0.002, rho 7), 100 steps, and the range-space correction
+
+    x0|t    = x0_hat + lambda_t W (y - A x0_hat),        lambda_t = sigma_t^2 / (sigma_t^2 + sigma_y^2)
+    x~_next = x0|t + sigma_next (sqrt(1 - c^2) eps_hat + c z),   c = eta sqrt(1 - sigma_next^2 / sigma_t^2)
+
+with ``W = V diag(s / (s^2 + wiener_eps)) U^T``: ``wiener_eps = 0`` gives ``A^+`` (the mask for inpainting, nearest
+upsampling for 4x average pooling, the paper's ``A^+``), ``wiener_eps = 1e-3`` the per-frequency Wiener filter
+``conj(k_hat) / (|k_hat|^2 + eps)`` of both blurs (``|k_hat(0)| = 1``). Table 12 names ``lambda_t`` for inpainting
+and SR; ours: the same weight on the Wiener correction of the blurs (the table gives no other weight there).
+``eps_hat = (x~ - x0_hat) / sigma_t`` is the denoiser's own noise estimate, as in DDNM's sampler.
 """
 from __future__ import annotations
 
@@ -41,16 +53,34 @@ import torch
 
 from eps.methods import register_method
 
-from ._loop import AncestralSampler, ddim_step, spectral_measurement
+from ._loop import AncestralSampler, check_rule, ddim_fraction, ddim_step, residual, spectral_measurement
 
 
 @register_method("ddnm")
 class DDNM(AncestralSampler):
     eta = 0.85
     time_grid = "ddim"
+    rule = "released"
+    wiener_eps = 0.0
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        check_rule(self)
+
+    def correction(self, problem, x0, sigma):
+        """``lambda_t W (y - A x0)`` of the EPS paper's rule (module doc)."""
+        lam = sigma**2 / (sigma**2 + problem.sigma_y**2)
+        keep = problem.operator.measured()
+        eps = self.wiener_eps
+        gain = lambda s: torch.where(keep, s / torch.where(keep, s**2 + eps, 1.0), 0.0)  # noqa: E731
+        return lam * problem.operator.spectral_pullback(residual(problem, x0), gain)
 
     def step(self, x, sigma, sigma_next, noise, problem, prior):
         op = problem.operator
+        if self.rule == "eps_paper":
+            x0_hat = prior.denoise(x, sigma)
+            x0 = x0_hat + self.correction(problem, x0_hat, sigma)
+            return ddim_step(x0, (x - x0_hat) / sigma, sigma_next, ddim_fraction(sigma, sigma_next, self.eta), noise())
         y_bar, nu, measured = spectral_measurement(problem)
         x0 = prior.denoise(x, sigma)
         x0_bar, eps_bar, z_bar = op.V_T(x0), op.V_T(x - x0) / sigma, op.V_T(noise())

@@ -31,12 +31,19 @@ Mapping to ``x~`` (see :mod:`baselines._loop`): ``x_t = alpha_t x~`` gives ``gra
 and ``x~_{t-1} = x_{t-1} / alpha_{t-1}``, so the guidance on ``x~`` is
 ``zeta / (alpha_t alpha_{t-1}) * grad_{x~} || y - A x0_hat ||`` with ``alpha = 1 / sqrt(1 + sigma^2)``.
 Parity: ``tests/test_baseline_parity.py``.
+
+EPS paper protocol (``rule = "eps_paper"``, set with its values by ``eps.protocols``; Table 12): 250 Euler steps
+(``eta = 0``, S_churn = 0) on the EDM VE grid (80 / 0.002, rho 7) straight on ``x~`` (VE: no ``alpha`` factors),
+and the DPS paper's normalised step ``zeta_t = zeta' / ||y - A x0_hat||`` on the *squared* residual, i.e.
+``x~_next = x~'_next - zeta' / ||r|| grad_{x~} ||r||^2 = x~'_next - 2 zeta' grad_{x~} ||r||`` with Table 12's
+``zeta'`` = 5 / 10 / 10 / 1.5 / 2.5 (random, box, SR, Gaussian, motion). Table 12 states no clipping (ours:
+none, as EDM's Euler sampler). ``rule = "released"`` (the class default) is the release's step above.
 """
 from __future__ import annotations
 
 from eps.methods import register_method
 
-from ._loop import AncestralSampler, ddim_fraction, ddim_step, denoise_vjp, unit_residual_direction, vp_alpha
+from ._loop import AncestralSampler, check_rule, ddim_fraction, ddim_step, denoise_vjp, unit_residual_direction, vp_alpha
 
 
 @register_method("dps")
@@ -45,7 +52,12 @@ class DPS(AncestralSampler):
     eta = 1.0  # DDPM ancestral sampling
     clip_denoised = True
     time_grid = "ddpm"
+    rule = "released"
     task_defaults = {"inpaint_random": {"zeta": 0.5}, "inpaint_box": {"zeta": 0.5}}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        check_rule(self)
 
     def step(self, x, sigma, sigma_next, noise, problem, prior):
         def descent(x0):  # minus the gradient of ||y - A clip(x0)|| w.r.t. x0: zero where the clip is active
@@ -58,4 +70,6 @@ class DPS(AncestralSampler):
             x0 = x0.clamp(-1, 1)
         x_next = ddim_step(x0, (x - x0) / sigma, sigma_next, ddim_fraction(sigma, sigma_next, self.eta), noise())
         zeta = self.setting("zeta", problem)
+        if self.rule == "eps_paper":  # zeta' / ||r|| times grad ||r||^2 = 2 zeta' grad ||r||, on x~ (VE)
+            return x_next + 2 * zeta * guidance
         return x_next + zeta / (vp_alpha(sigma) * vp_alpha(sigma_next)) * guidance

@@ -30,6 +30,12 @@ Mapping to ``x~`` (see :mod:`baselines._loop`): ``x0`` is the same on both chain
 ``1 / sqrt(alpha_bar_{t-1}) = sqrt(1 + sigma_next^2)`` (``= 1`` at the last step). Released grid: ``ddim``
 (``skip = 1000 // N`` equals guided-diffusion's ``ddim{N}`` respacing whenever ``N`` divides 1000).
 Parity: ``tests/test_parity.py`` replays the release's own run (fixtures ``tests/fixtures/parity/mpgd_*``).
+
+EPS paper protocol (``rule = "eps_paper"``, values from ``eps.protocols``; Table 12): DDIM-VE with ``eta = 0.85``
+on the EDM grid (80 / 0.002, rho 7), 100 steps, ``zeta`` = 20 / 15 / 30 / 5 / 9 (random, box, SR, Gaussian,
+motion) as ``step_size``. Table 12 gives ``zeta`` only: the update is the release's (unsquared-norm gradient
+step on the clipped clean estimate, MPGD paper Alg. 2 w/o projection) taken on ``x~`` directly (VE: no
+``1 / sqrt(alpha_bar_{t-1})`` factor).
 """
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ import math
 
 from eps.methods import register_method
 
-from ._loop import AncestralSampler, bound, ddim_fraction, ddim_step, unit_residual_direction, vp_alpha
+from ._loop import AncestralSampler, bound, check_rule, ddim_fraction, ddim_step, unit_residual_direction, vp_alpha
 
 RELEASED_STEP_SIZE = {20: 17.5, 50: 7.5, 100: 4.0}  # DDIM steps -> c (wo_proj_ffhq_super_resolution.sh)
 
@@ -62,6 +68,11 @@ class MPGD(AncestralSampler):
     step_size = 0.0  # 0: the released value for the number of steps (module docstring)
     eta = 0.5
     clip = True  # clip_denoised: True in the released config
+    rule = "released"
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        check_rule(self)
 
     def sample(self, problem, prior, nfe, generator, noise=None):
         if not self.step_size:  # the released c for this many steps
@@ -72,5 +83,6 @@ class MPGD(AncestralSampler):
         x0_hat = prior.denoise(x, sigma)
         if self.clip:
             x0_hat = x0_hat.clamp(-1, 1)
-        x0 = x0_hat + self.step_size / vp_alpha(sigma_next) * unit_residual_direction(problem, x0_hat)
+        scale = self.step_size if self.rule == "eps_paper" else self.step_size / vp_alpha(sigma_next)
+        x0 = x0_hat + scale * unit_residual_direction(problem, x0_hat)
         return ddim_step(x0, (x - x0_hat) / sigma, sigma_next, ddim_fraction(sigma, sigma_next, self.eta), noise())

@@ -29,6 +29,10 @@ The two agree at ``sigma_y = 0``. With ``N`` not dividing 1000 the release's ``r
 has more than ``N`` steps; the grid here keeps the budget (the lowest ``N`` of them).
 ``eta = 1`` (the example run and the paper's experiments; ``_configs/algo/pgdm.yaml`` defaults to 0).
 Images in [-1, 1] as here. Parity: ``tests/test_baseline_parity.py``.
+
+EPS paper protocol (values from ``eps.protocols``; Table 12): DDIM-VE ``eta = 1`` on the EDM grid (80 / 0.002,
+rho 7), 100 steps, guidance weight ``zeta = 1`` (the factor on the vector-Jacobian product; 1 is the release's
+weight). Table 12 states no other change: the noise-aware form above is kept (PiGDM paper eq. 8).
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ from ._loop import AncestralSampler, ddim_fraction, ddim_step, denoise_vjp, resi
 @register_method("pigdm")
 class PiGDM(AncestralSampler):
     eta = 1.0
+    zeta = 1.0
     noise_aware = True
     time_grid = "ddim"
 
@@ -58,4 +63,4 @@ class PiGDM(AncestralSampler):
 
         x0, guidance = denoise_vjp(prior, x, sigma, guidance_vector)
         x_next = ddim_step(x0, (x - x0) / sigma, sigma_next, ddim_fraction(sigma, sigma_next, self.eta), noise())
-        return x_next + guidance
+        return x_next + self.zeta * guidance

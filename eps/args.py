@@ -196,7 +196,8 @@ def add_methods(p, default: str = "eps", budgets: bool = False):
 
 def add_solver(p):
     p.add_argument("--solver", type=one_of(SOLVERS, "solver"), default=None,
-                   help=f"backbone solver of EPS-like methods, one of: {', '.join(SOLVERS)} (default: the method's, heun)")
+                   help=f"backbone solver of EPS-like methods, one of: {', '.join(SOLVERS)} (default: the protocol's, "
+                        "eps_paper: euler)")
 
 
 def add_solvers(p, default: str = "heun,dpmpp2m"):
@@ -254,7 +255,8 @@ def add_num_samples(p, default: int, help: str, type=None):
 
 
 def add_task_params(p):
-    p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's parameters (DEFAULTS)")
+    p.add_argument("--task-params", default="{}",
+                   help="JSON dict overriding the task's parameters (the protocol's: eps.operators DEFAULTS / RELEASED)")
 
 
 def add_networks(p):

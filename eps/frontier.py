@@ -32,17 +32,18 @@ KEYS = ["method", "solver", "nfe", "task"]
 
 def run(methods: list[str], solvers: list[str], nfe: list[int], tasks: list[str], seeds: list[int],
         shape: tuple[int, int, int], sigma_y: float, num_samples: int, interpolant: str = "edm",
-        log=print) -> pd.DataFrame:
-    """Rows of :func:`eps.gmm_bench.run` for every method x solver (one solver-less run per baseline)."""
+        log=print, protocol: str = "eps_paper") -> pd.DataFrame:
+    """Rows of :func:`eps.gmm_bench.run` for every method x solver (one solver-less run per baseline), each method
+    with ``protocol``'s settings (the solvers replace the protocol's backbone solver)."""
     backbone = [m for m in methods if "solver" in get_method(m).options()]
     own_rule = [m for m in methods if m not in backbone]
     parts = [gmm_bench.run([(m, nfe) for m in backbone], tasks, seeds, shape, sigma_y, num_samples, interpolant,
-                           log=log, solver=solver) for solver in (solvers if backbone else [])]
+                           log=log, solver=solver, protocol=protocol) for solver in (solvers if backbone else [])]
     for m in own_rule:
         for budget in nfe:  # a budget below a method's smallest step (e.g. DAPS: ode_steps NFE) is skipped
             try:
                 parts.append(gmm_bench.run([(m, [budget])], tasks, seeds, shape, sigma_y, num_samples, interpolant,
-                                           log=log))
+                                           log=log, protocol=protocol))
             except ValueError as err:
                 log(f"{m} at {budget} NFE skipped: {err}")
     return pd.concat(parts, ignore_index=True)
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     gmm_bench.parse_methods(",".join(methods), a.nfe)  # unknown names: one clear error before any work
     if a.threads:
         torch.set_num_threads(a.threads)
-    rows = run(methods, a.solvers, a.nfe, a.tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant)
+    rows = run(methods, a.solvers, a.nfe, a.tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant,
+               protocol=a.protocol)
     summary = table(rows)
     write_text(a.out, rows.to_csv(index=False))
     write_text(a.table, summary.to_csv(index=False))

@@ -41,15 +41,16 @@ from .distances import covariance_error, mean_error, sliced_wasserstein
 from .methods.eps import Unconditional
 from .gmm_learned import LearnedBudget, learned_networks
 from .interpolants import make_interpolant
-from .methods import METHODS, Problem, available_methods, with_solver
+from .methods import METHODS, Problem, available_methods
 from .operators import TASKS, make_operator
 from .priors import mixture_moments, random_gmm
+from .protocols import build_method, resolve_task
 from .rng import generator, stream_seed
 
 Tensor = torch.Tensor
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
            "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "prior", "prior_steps", "eps_steps",
-           "prior_loss", "eps_loss"]
+           "prior_loss", "eps_loss", "protocol"]
 PRIORS = ("analytic", "learned")
 NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws",
                  "palette": "needs a Palette network"}
@@ -96,17 +97,21 @@ def score(samples: Tensor, exact: Tensor, floor: float, mean: Tensor, cov: Tenso
 
 def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int], shape: tuple[int, int, int],
         sigma_y: float, num_samples: int, interpolant: str = "edm", num_projections: int = 500,
-        log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None, cache: str | None = None) -> pd.DataFrame:
-    """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row)."""
+        log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None,
+        cache: str | None = None, protocol: str = "eps_paper") -> pd.DataFrame:
+    """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row).
+    ``protocol`` (eps.protocols) sets the task families and each method's settings per task; ``solver`` overrides
+    the protocol's backbone solver."""
     check_prior(prior, methods, interpolant)
-    instances = {name: with_solver(name, solver) for name, _ in methods}  # one instance per method, reused across tasks
+    # one instance per method and task (the protocol's settings are per task), reused across seeds
+    instances = {(name, task): build_method(protocol, name, task, solver)[0] for name, _ in methods for task in tasks}
     rows = []
     for seed in seeds:
         gmm = random_gmm(shape, generator=_stream(seed, "prior"))
         gmm.interpolant = make_interpolant(interpolant)
         x0 = gmm.sample(1, _stream(seed, "x0"))
         common = dict(shape="x".join(map(str, shape)), sigma_y=sigma_y, interpolant=interpolant,
-                      num_samples=num_samples, prior=prior)
+                      num_samples=num_samples, prior=prior, protocol=protocol)
         denoisers, proj = gmm, lambda *names: _stream(seed, *names, "projections")  # noqa: E731
         if prior == "learned":
             denoisers, info = learned_networks(gmm, tasks, sigma_y, seed, budget or LearnedBudget(), cache,
@@ -116,7 +121,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
                                   max(n for _, budgets in methods for n in budgets)))
         for task in tasks:
             g = _stream(seed, task, "operator")
-            op = make_operator(task, shape, 1, g).to(dtype=torch.float64)
+            op = make_operator(task, shape, 1, g, **resolve_task(protocol, task)).to(dtype=torch.float64)
             y = op.measure(x0, sigma_y, g)
             posterior = gmm.posterior(op, y, sigma_y)
             exact = posterior.sample(num_samples, _stream(seed, task, "exact"))
@@ -127,7 +132,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
             for name, budgets in methods:
                 for nfe in budgets:
                     recorded = _Recorded(denoisers)
-                    out = instances[name].run(problem, recorded, nfe, _stream(seed, task, name, str(nfe)))
+                    out = instances[name, task].run(problem, recorded, nfe, _stream(seed, task, name, str(nfe)))
                     if interpolant != "edm" and not recorded.read_interpolant:
                         raise ValueError(f"--interpolant {interpolant}: {name} samples on its own EDM schedule and "
                                          f"ignores the backbone interpolant, so its row would not describe what ran; "
@@ -136,7 +141,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
                     rows.append(dict(method=name, task=task, seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
                                      **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
-                                     seconds=out.seconds, solver=getattr(instances[name], "solver", ""), **common))
+                                     seconds=out.seconds, solver=getattr(instances[name, task], "solver", ""), **common))
                     log(f"seed {seed} {task:<14} {name:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
                         f"{out.seconds:6.1f}s")
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -221,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                            net={**b.net, "model_channels": a.model_channels})
     cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,
-             solver=a.solver, prior=a.prior, budget=budget, cache=cache)
+             solver=a.solver, prior=a.prior, budget=budget, cache=cache, protocol=a.protocol)
     write_text(a.out, df.to_csv(index=False))
     ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)}
     write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu", sources=import_closure({__name__, *ran}))

@@ -22,7 +22,8 @@ Shard file (``torch.save``, written atomically, consumed by ``eps evaluate``)::
     x0 (N, C, H, W) float32   y (N, *measurement_shape)   samples (N, K, C, H, W) float32
     nfe int (measured forward passes per sample)   vjp int (measured backward passes per sample)
     seconds float (method wall time for the shard)  seconds_uncond float
-    meta {dataset, task, method, nfe, seed, sigma_y, num_samples, start, count, + task parameters,
+    meta {dataset, task, method, nfe, seed, sigma_y, num_samples, start, count, protocol, settings (JSON
+          {setting: [value, source]} of the method as it ran, eps.protocols), + task parameters,
          + class_labels 'true_label' when the backbone got the test images' classes}
 """
 from __future__ import annotations
@@ -38,9 +39,10 @@ from .args import resolve_device
 from .io import check_writable, save_torch
 
 from .methods.eps import Unconditional
-from .methods import CountingPrior, Method, Problem, Prior, with_solver
+from .methods import CountingPrior, Method, Problem, Prior
 from .operators import LinearOperator, make_operator, task_params
 from .parsers import build
+from .protocols import build_method, resolve_task
 from .progress import Progress
 from .rng import generator, stream_seed
 
@@ -125,6 +127,11 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
             "seconds_uncond": float(seconds_uncond), "meta": {k: _plain(v) for k, v in info.items()}}
 
 
+def settings_json(settings: dict[str, tuple]) -> str:
+    """``{setting: [value, source]}`` as one JSON string (a shard's ``meta["settings"]``; ``methods.csv``)."""
+    return json.dumps({k: list(v) for k, v in sorted(settings.items())}, sort_keys=True)
+
+
 def _plain(value):
     """Meta values are str, int or float (booleans and other objects become strings)."""
     return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else str(value)
@@ -137,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     from .nn.prior import load_prior
 
     device = resolve_device(a.device)
-    method = with_solver(a.method, a.solver, **_json(a.options, "--options"))
-    params = task_params(a.task, **_json(a.task_params, "--task-params"))
+    method, settings = build_method(a.protocol, a.method, a.task, a.solver, _json(a.options, "--options"))
+    params = resolve_task(a.protocol, a.task, _json(a.task_params, "--task-params"))
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     try:  # the task must fit the backbone's images before any work (e.g. sr4 factor vs resolution)
         make_operator(a.task, prior.image_shape, 1, generator(0), **params)
@@ -154,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     if class_labels is not None:
         class_labels = class_labels[a.start : a.start + a.count].to(device)
     shard = run_shard(x0, a.task, method, prior, a.nfe, a.seed, a.start, a.num_samples, a.sigma_y, a.batch_size,
-                      params, {"dataset": a.dataset or Path(a.data).stem, "method": a.label or a.method},
+                      params, {"dataset": a.dataset or Path(a.data).stem, "method": a.label or a.method,
+                               "protocol": a.protocol, "settings": settings_json(settings)},
                       class_labels=class_labels)
     save_torch(shard, a.out)
     print(f"{a.out}: {a.count} images x {a.num_samples} samples, nfe={shard['nfe']}, "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .args import (Parser, add_device, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
+from .args import (Parser, add_device, add_protocol, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
                    add_out, add_seed, add_seeds, add_shape, add_sigma_y, add_solver, add_solvers, add_task, add_task_params,
                    add_tasks, add_threads, fraction, int_list, nonnegative_int, one_of, positive_float, positive_int)
 from .names import CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PRECONDS
@@ -34,6 +34,7 @@ def at_least_two(text: str) -> int:
 
 
 def gmm_bench(p):
+    add_protocol(p)
     add_methods(p, budgets=True)
     add_tasks(p)
     add_seeds(p, "0,1,2", "seeds, comma-separated: one random prior, x0 and operators each")
@@ -64,6 +65,7 @@ def gmm_bench(p):
 
 
 def frontier(p):
+    add_protocol(p)
     add_methods(p)
     add_solvers(p)
     add_nfe(p, multiple=True, default="1,5,10,20,50,100")
@@ -80,11 +82,12 @@ def frontier(p):
 
 
 def sample(p):
+    add_protocol(p)
     add_networks(p)
     add_task(p)
     add_task_params(p)
     add_method(p)
-    p.add_argument("--options", default="{}", help="JSON dict of method options")
+    p.add_argument("--options", default="{}", help="JSON dict of method options (over the protocol's values)")
     add_solver(p)
     add_nfe(p, required=True)
     add_seed(p, help="seed of the measurements (operator draws, noise) and of the samplers")

@@ -8,7 +8,9 @@ Writes into ``--out``: ``summary.csv`` (the published table's columns plus ``num
 dataset, K per row, best in bold, published value in parentheses where the dataset matches; the notes state
 K and the CRPS estimator), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
 task parameters, operator seed stream, sigma_y and K read from the shards; its provenance record
-``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
+``tasks.csv.provenance.json`` repeats them), ``methods.csv`` (every setting of every method cell with its value
+and source, from the shards: eps.protocols), ``paper_comparison.csv`` / ``.md`` (each metric beside the published
+one and the difference), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, with ``--gmm`` ``gmm.csv`` and ``gmm.png``, and with
 ``--networks LABEL=SERIES:STEPS ...`` (the trained networks of a learning curve) ``learning_curve.csv`` and
 ``learning_curve.png``: every metric against training steps per series, methods without a network as lines.
@@ -25,14 +27,15 @@ from ..parsers import build
 from ..metrics.shards import load_shard
 from ..provenance import write_provenance
 from . import figures
-from .tables import (COST, KEYS, METRICS, latex, learning_curve_table, load_reference, markdown, parse_networks,
-                     sampling_note, summary_table, with_reference)
+from .tables import (COST, KEYS, METRICS, latex, learning_curve_table, load_reference, markdown, method_settings_table,
+                     paper_comparison, paper_comparison_markdown, parse_networks, sampling_note, summary_table,
+                     with_reference)
 
 # Columns of an ``eps gmm-bench`` table the report reads.
 GMM_COLUMNS = ("method", "task", "seed", "nfe", "sw", "sw_floor", "ratio")
 
 # Shard meta keys that are not task parameters.
-RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count"}
+RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count", "solver", "protocol", "settings"}
 
 
 def task_parameters(shards: list[dict]) -> pd.DataFrame:
@@ -43,8 +46,8 @@ def task_parameters(shards: list[dict]) -> pd.DataFrame:
         meta = s["meta"]
         params = ", ".join(f"{k}={v}" for k, v in meta.items() if k not in RUN_KEYS | {"sigma_y"})
         rows[meta["dataset"], meta["task"]] = {"dataset": meta["dataset"], "task": meta["task"],
-                                               "sigma_y": meta["sigma_y"], "num_samples": int(s["samples"].shape[1]),
-                                               "parameters": params}
+                                               "protocol": meta.get("protocol", ""), "sigma_y": meta["sigma_y"],
+                                               "num_samples": int(s["samples"].shape[1]), "parameters": params}
     return pd.DataFrame(list(rows.values()))
 
 
@@ -67,11 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     tasks = task_parameters(shards)
     notes = "Tasks: " + "; ".join(f"{r.dataset}/{r.task} ({r.parameters}, sigma_y={r.sigma_y})"
                                   for r in tasks.itertuples()) + ". " + sampling_note(table)
-    compared = with_reference(table, load_reference(a.reference))
+    reference = load_reference(a.reference)
+    compared = with_reference(table, reference)
+    settings = method_settings_table([s["meta"] for s in shards])
+    against_paper = paper_comparison(table, reference)
 
     write_csv(table, a.out / "summary.csv")
     write_csv(compared, a.out / "comparison.csv")
     write_csv(tasks, a.out / "tasks.csv")
+    write_csv(settings, a.out / "methods.csv")
+    write_csv(against_paper, a.out / "paper_comparison.csv")
+    write_text(a.out / "paper_comparison.md", paper_comparison_markdown(against_paper))
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
     figures.nfe_convergence(table, a.out / "nfe_convergence.png")
@@ -89,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         figures.learning_curve(curve, a.out / "learning_curve.png")
     sources = [*all_sources(), *a.config_files]  # the whole DAG made these tables: every stage's code
     seeds = sorted({s["meta"]["seed"] for s in shards})
-    for name in ("summary.csv", "comparison.csv", "tasks.csv", *(["gmm.csv"] if a.gmm else []),
+    for name in ("summary.csv", "comparison.csv", "tasks.csv", "methods.csv", "paper_comparison.csv",
+                 *(["gmm.csv"] if a.gmm else []),
                  *(["learning_curve.csv"] if networks else [])):
         write_provenance(a.out / name, config={"shards": a.shards}, seeds=seeds, sources=sources,
                          **({"tasks": tasks.to_dict("records")} if name == "tasks.csv" else {}))

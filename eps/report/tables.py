@@ -123,3 +123,47 @@ def learning_curve_table(table: pd.DataFrame, networks: dict[str, tuple[str, int
     series = table["method"].map(lambda m: networks.get(m, (None, None))[0])
     steps = table["method"].map(lambda m: networks.get(m, (None, None))[1]).astype("Float64")
     return table.assign(series=series, steps=steps)[KEYS + ["series", "steps"] + METRICS]
+
+
+SETTING_COLUMNS = ["dataset", "task", "method", "nfe", "protocol", "solver", "setting", "value", "source"]
+
+
+def method_settings_table(metas: list[dict]) -> pd.DataFrame:
+    """``methods.csv``: every setting each (dataset, task, method, NFE) cell ran with, its value and source, read
+    from the shards' ``meta["settings"]`` (``eps.protocols``); cells from shards without it are left out."""
+    import json
+
+    rows, seen = [], set()
+    for meta in metas:
+        key = tuple(meta.get(k) for k in KEYS)
+        if key in seen or "settings" not in meta:
+            continue
+        seen.add(key)
+        for setting, (value, source) in json.loads(meta["settings"]).items():
+            rows.append({**dict(zip(KEYS, key)), "protocol": meta.get("protocol", ""), "solver": meta.get("solver", ""),
+                         "setting": setting, "value": json.dumps(value), "source": source})
+    return pd.DataFrame(rows, columns=SETTING_COLUMNS)
+
+
+def paper_comparison(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """``paper_comparison.csv``: one row per (dataset, task, method, NFE, metric) that the published table has,
+    with ``ours``, ``paper`` and ``difference = ours - paper`` (NaN where we have no number, e.g. offline
+    Inception metrics)."""
+    ours = table.melt(id_vars=KEYS, value_vars=METRICS, var_name="metric", value_name="ours")
+    paper = reference.melt(id_vars=KEYS, value_vars=METRICS, var_name="metric", value_name="paper")
+    out = ours.merge(paper.dropna(subset=["paper"]), on=KEYS + ["metric"], how="inner")
+    return out.assign(difference=out["ours"] - out["paper"])[KEYS + ["metric", "ours", "paper", "difference"]]
+
+
+def paper_comparison_markdown(comparison: pd.DataFrame) -> str:
+    """The comparison as one Markdown table per dataset: ``ours (paper, difference)`` per metric."""
+    if comparison.empty:
+        return "No cell of this run is in the published table (datasets ffhq64 / imagenet64 only).\n"
+    cells = comparison.assign(cell=[f"{_fmt(m, o)} ({_fmt(m, p)}, {'+' if d >= 0 else ''}{_fmt(m, d)})"
+                                    if not pd.isna(d) else f"– ({_fmt(m, p)})"
+                                    for m, o, p, d in comparison[["metric", "ours", "paper", "difference"]].itertuples(index=False)])
+    wide = cells.pivot_table(index=KEYS, columns="metric", values="cell", aggfunc="first").reset_index()
+    wide = wide[KEYS + [m for m in METRICS if m in wide.columns]]
+    parts = [f"### {d}\n\n" + rows.drop(columns="dataset").to_markdown(index=False)
+             for d, rows in wide.groupby("dataset", sort=False)]
+    return "\n\n".join(parts) + "\n\nEach cell: ours (published, ours - published).\n"

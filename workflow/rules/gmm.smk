@@ -14,7 +14,7 @@ rule gmm_bench:
     log:
         f"{OUT}/logs/gmm/{{task}}.log",
     shell:
-        "eps gmm-bench --methods {params.methods:q} --tasks {wildcards.task:q} --seeds {params.seeds:q} "
+        "eps gmm-bench --protocol {config[protocol]:q} --methods {params.methods:q} --tasks {wildcards.task:q} --seeds {params.seeds:q} "
         "--nfe {params.nfe:q} --num-samples {GMM[num_samples]} --shape {params.shape:q} --sigma-y {GMM[sigma_y]} "
         "--interpolant {GMM[interpolant]:q} --threads {config[threads]} --out {output:q} > {log:q} 2>&1"
 
@@ -39,7 +39,7 @@ rule frontier:
     log:
         f"{OUT}/logs/frontier.log",
     shell:
-        "eps frontier --methods {params.methods:q} --solvers {params.solvers:q} --nfe {params.nfe:q} "
+        "eps frontier --protocol {config[protocol]:q} --methods {params.methods:q} --solvers {params.solvers:q} --nfe {params.nfe:q} "
         "--tasks {params.tasks:q} --seeds {params.seeds:q} --num-samples {FRONTIER[num_samples]} --shape {params.shape:q} "
         "--sigma-y {FRONTIER[sigma_y]} --interpolant {FRONTIER[interpolant]:q} --threads {config[threads]} "
         "--out {output.rows:q} --table {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"

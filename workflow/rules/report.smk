@@ -34,6 +34,9 @@ rule report:
         summary=report(f"{REPORT}/summary.csv", category="Tables"),
         comparison=report(f"{REPORT}/comparison.csv", category="Tables"),
         tasks=report(f"{REPORT}/tasks.csv", category="Tables"),
+        methods=report(f"{REPORT}/methods.csv", category="Tables"),
+        paper_comparison=report(f"{REPORT}/paper_comparison.csv", category="Tables"),
+        paper_comparison_md=f"{REPORT}/paper_comparison.md",
         markdown=f"{REPORT}/summary.md",
         latex=f"{REPORT}/summary.tex",
         gmm=report(f"{REPORT}/gmm.csv", category="Exact posterior"),
@@ -42,7 +45,8 @@ rule report:
         convergence=report(f"{REPORT}/nfe_convergence.png", category="Figures",
                            caption="../report/nfe_convergence.rst"),
         cost=report(f"{REPORT}/cost.png", category="Figures", caption="../report/cost.rst"),
-        provenance=[f"{REPORT}/{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv")],
+        provenance=[f"{REPORT}/{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv",
+                                                                     "methods.csv", "paper_comparison.csv", "gmm.csv")],
         curve=[f"{REPORT}/{name}" for name in CURVE_FILES],
         grids=report([f"{REPORT}/qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]],
                      category="Qualitative"),
@@ -77,10 +81,11 @@ rule notebook:
 # (tests/test_committed_results.py fails until then).
 if "publish" in config:
     PUBLISHED = config["publish"]
-    PUBLISH_FILES = ["summary.csv", "comparison.csv", "tasks.csv", "gmm.csv", "frontier.csv", "summary.md",
+    PUBLISH_FILES = ["summary.csv", "comparison.csv", "tasks.csv", "methods.csv", "paper_comparison.csv",
+                     "paper_comparison.md", "gmm.csv", "frontier.csv", "summary.md",
                      "summary.tex", "nfe_convergence.png", "cost.png", "gmm.png", "frontier.png", "explore_results.ipynb",
-                     *[f"{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "gmm.csv",
-                                                              "frontier.csv")],
+                     *[f"{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "methods.csv",
+                                                              "paper_comparison.csv", "gmm.csv", "frontier.csv")],
                      *[f"qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]], *CURVE_FILES]
 
     rule publish:

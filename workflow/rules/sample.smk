@@ -33,7 +33,7 @@ rule sample:
     log:
         f"{OUT}/logs/sample/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}-seed{{seed}}-shard{{shard}}.log",
     shell:
-        "eps sample --data {input.data:q} --prior {input.prior:q} {params.net} --dataset {wildcards.dataset:q} "
+        "eps sample --protocol {config[protocol]:q} --data {input.data:q} --prior {input.prior:q} {params.net} --dataset {wildcards.dataset:q} "
         "--task {wildcards.task:q} --task-params {params.task} --method {params.method:q} --label {wildcards.method:q} "
         "{params.solver} --options {params.options} --nfe {wildcards.nfe} --seed {wildcards.seed} "
         "--start {params.start} "
