@@ -151,3 +151,18 @@ def test_folder_class_labels_follow_edms_dataset_tool(tmp_path, capsys):
     Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "train" / "loose.png")
     assert eps_main(argv) == 2
     assert "class labels need the images in one folder per class" in capsys.readouterr().err
+
+
+def test_folder_stride_takes_every_nth_class_folder(tmp_path):
+    """``folder_stride: 10`` with ``first_per_folder: 1``: one image of each of classes 0, 10, 20, ... (the paper
+    config's 100 ImageNet test images spread over the 1000 classes)."""
+    from PIL import Image
+
+    from eps.data.folder import Selection, image_files
+
+    for c in range(25):
+        (tmp_path / f"n{c:03d}").mkdir()
+        for i in range(2):
+            Image.new("RGB", (4, 4), (c, i, 0)).save(tmp_path / f"n{c:03d}" / f"img{i}.png")
+    files = image_files(tmp_path, Selection.from_dict({"first_per_folder": 1, "folder_stride": 10}, "test"))
+    assert files == ["n000/img0.png", "n010/img0.png", "n020/img0.png"]

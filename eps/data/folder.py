@@ -20,23 +20,27 @@ import numpy as np
 from PIL import Image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
-SELECTION_KEYS = ("include", "exclude", "first_per_folder")
+SELECTION_KEYS = ("include", "exclude", "first_per_folder", "folder_stride")
 
 
 @dataclass
 class Selection:
     """Which files of a folder a split takes: relative paths matching any ``include`` pattern (all files when
-    empty) and no ``exclude`` pattern, then at most ``first_per_folder`` files (by name) per top-level folder."""
+    empty) and no ``exclude`` pattern, then at most ``first_per_folder`` files (by name) per top-level folder, and
+    with ``folder_stride = n`` only every n-th top-level folder (sorted; the first, the (n+1)-th, ...), e.g. 100
+    ImageNet classes spread over all 1000."""
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     first_per_folder: int | None = None
+    folder_stride: int | None = None
 
     @classmethod
     def from_dict(cls, spec: dict, name: str) -> "Selection":
         unknown = set(spec) - set(SELECTION_KEYS)
         if unknown:
             raise ValueError(f"selection of {name}: unknown key(s) {sorted(unknown)}; valid: {', '.join(SELECTION_KEYS)}")
-        return cls(list(spec.get("include", [])), list(spec.get("exclude", [])), spec.get("first_per_folder"))
+        return cls(list(spec.get("include", [])), list(spec.get("exclude", [])), spec.get("first_per_folder"),
+                   spec.get("folder_stride"))
 
 
 def top_folder(relative: str) -> str:
@@ -60,6 +64,10 @@ def image_files(folder: str | Path, selection: Selection | None = None) -> list[
             if taken[top_folder(f)] <= selection.first_per_folder:
                 kept.append(f)
         files = kept
+    if selection.folder_stride is not None:
+        folders = sorted({top_folder(f) for f in files})
+        kept_folders = set(folders[:: selection.folder_stride])
+        files = [f for f in files if top_folder(f) in kept_folders]
     if not files:
         raise ValueError(f"image folder {folder} holds no selected {'/'.join(EXTENSIONS)} files")
     return files
