@@ -18,6 +18,7 @@ KINDS = ("prior", "eps", "palette")  # eps train --kind (eps.training)
 CONDITIONINGS = ("operator", "pixel")  # EPS network conditioning (eps.nn.conditioning.CONDITIONINGS)
 PRECONDS = ("edm", "anisotropic")  # EPS preconditioning (eps.nn.anisotropic.PRECONDS)
 CRPS_ESTIMATORS = ("fair", "nrg")  # eps.metrics.crps.ESTIMATORS
+SAMPLE_SETS = ("all", "first")  # eps.metrics.evaluate.SAMPLE_SETS
 CLASS_LABELS = ("none", "true_label")  # eps.image_bench.CLASS_LABELS
 GMM_PRIORS = ("analytic", "learned")  # eps.gmm_bench.PRIORS
 # Protocols of the image benchmark: the EPS paper's (App. F) and the DPS/DAPS papers' evaluation.
@@ -64,5 +65,5 @@ def method_names() -> list[str]:
     return sorted(method_modules())
 
 
-__all__ = ["TASKS", "SOLVERS", "INTERPOLANTS", "PROTOCOLS", "KINDS", "CONDITIONINGS", "PRECONDS", "CRPS_ESTIMATORS",
+__all__ = ["TASKS", "SOLVERS", "INTERPOLANTS", "PROTOCOLS", "SAMPLE_SETS", "KINDS", "CONDITIONINGS", "PRECONDS", "CRPS_ESTIMATORS",
            "CLASS_LABELS", "GMM_PRIORS", "METHOD_GROUP", "method_modules", "method_names"]

@@ -16,7 +16,7 @@ import argparse
 from .args import (Parser, add_device, add_protocol, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
                    add_out, add_seed, add_seeds, add_shape, add_sigma_y, add_solver, add_solvers, add_task, add_task_params,
                    add_tasks, add_threads, fraction, int_list, nonnegative_int, one_of, positive_float, positive_int)
-from .names import CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PRECONDS
+from .names import CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PRECONDS, SAMPLE_SETS
 
 # eps train: TrainConfig's defaults, and the UNet of a prior trained from scratch.
 TRAIN_DEFAULTS = dict(steps=1000, batch=32, lr=1e-3, lr_rampup=100, ema_halflife=50.0, seed=0, sigma_y=0.05,
@@ -165,8 +165,12 @@ def evaluate(p):
                                                      ".pt/.npz/.zip (default: the shards' paired x0)")
     p.add_argument("--fid-statistics", default=None, help="FID against these Inception statistics (.npz with mu, "
                                                           "sigma: EDM's fid-refs) instead of the reference images")
-    p.add_argument("--crps-estimator", default="fair", type=one_of(CRPS_ESTIMATORS, "CRPS estimator"),
-                   help="fair: unbiased, spread / (2K(K-1)); nrg: empirical, spread / (2K^2)")
+    p.add_argument("--crps-estimator", default="nrg", type=one_of(CRPS_ESTIMATORS, "CRPS estimator"),
+                   help="nrg: the plug-in CRPS of the K samples, spread / (2K^2) (the EPS paper, App. F); fair: "
+                        "unbiased, spread / (2K(K-1)); both are also columns")
+    p.add_argument("--sample-set", default="all", type=one_of(SAMPLE_SETS, "sample set"),
+                   help="all: PSNR/SSIM/LPIPS averaged over the K samples and MMD/FID over all N K (the EPS paper, "
+                        "App. F, Table 5); first: the first sample of each measurement (DPS/DAPS)")
     p.add_argument("--weights-dir", default=None,
                    help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
     add_device(p, "cpu")

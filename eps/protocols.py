@@ -95,15 +95,14 @@ EVALUATION: dict[str, dict[str, tuple]] = {
         "num_test": (100, "EPS paper Table 1 caption, App. B, D.9"),
         "crps_estimator": ("nrg", "EPS paper App. F, D.6 (a J = 1 CRPS exists only for the plug-in form): "
                                   "docs/protocol.md"),
-        "pixel_metrics": ("all", "EPS paper Table 5 caption: per-seed metrics, averaged over all samples"),
-        "mmd_samples": ("all", "EPS paper App. F: the method's samples against the evaluation ground truths"),
+        "sample_set": ("all", "EPS paper Table 5 caption (per-seed PSNR/SSIM/LPIPS, averaged over all samples), "
+                              "App. F (MMD: the method's samples against the evaluation ground truths)"),
     },
     "dps_daps": {
         "num_samples": (4, "ours (the project's protocol before the paper text)"),
         "num_test": (1000, "DPS / DAPS: the first 1000 test images"),
         "crps_estimator": ("fair", "ours: unbiased, spread / (2K(K-1))"),
-        "pixel_metrics": ("first", "DPS / DAPS: one sample per measurement"),
-        "mmd_samples": ("first", "ours: one sample per measurement, against the paired test images"),
+        "sample_set": ("first", "DPS / DAPS: one sample per measurement"),
     },
 }
 
@@ -179,11 +178,12 @@ def evaluation(protocol: str) -> dict[str, tuple]:
 def apply_protocol(config: dict) -> dict:
     """Fill a workflow config from its ``protocol`` (default ``eps_paper``): each listed task's parameters are the
     protocol's with the config's entries on top (so one line switches the task families), and
-    ``evaluate.crps_estimator`` is the protocol's unless set. Method settings are resolved per job by
+    ``evaluate.crps_estimator`` and ``evaluate.sample_set`` are the protocol's unless set. Method settings are resolved per job by
     ``eps sample --protocol`` (:func:`build_method`). Returns ``config``, changed in place."""
     protocol = check_protocol(config.setdefault("protocol", "eps_paper"))
     config["tasks"] = {task: resolve_task(protocol, task, overrides) for task, overrides in config["tasks"].items()}
-    config.setdefault("evaluate", {}).setdefault("crps_estimator", EVALUATION[protocol]["crps_estimator"][0])
+    for key in ("crps_estimator", "sample_set"):
+        config.setdefault("evaluate", {}).setdefault(key, EVALUATION[protocol][key][0])
     return config
 
 

@@ -29,9 +29,11 @@ def test_cli_writes_csvs_with_the_published_columns_and_provenance(tmp_path):
     argv = ["evaluate", "--shards", *map(str, shards), "--per-image", str(per_image), "--summary", str(summary)]
     assert eps_main(argv) == 0
     table = pd.read_csv(summary)
-    assert list(table.columns) == (PAPER_COLUMNS[:4] + ["num_samples", "crps_estimator"] + PAPER_COLUMNS[4:]
-                                   + ["nfe_measured", "sec_per_image", "cost_ratio"])
-    assert (table.num_samples == 2).all() and (table.crps_estimator == "fair").all()
+    assert list(table.columns) == (PAPER_COLUMNS[:4] + ["num_samples", "crps_estimator", "sample_set"]
+                                   + PAPER_COLUMNS[4:] + ["nfe_measured", "sec_per_image", "cost_ratio"]
+                                   + ["crps_pix_fair", "crps_pix_nrg", "crps_inception_fair", "crps_inception_nrg"])
+    assert (table.num_samples == 2).all() and (table.crps_estimator == "nrg").all() and (table.sample_set == "all").all()
+    assert (table.crps_pix == table.crps_pix_nrg).all() and (table.crps_pix_fair < table.crps_pix_nrg).all()
     assert sorted(zip(table.method, table.nfe)) == [("dps", 100), ("eps", 20)]
     eps_row = table[table.method == "eps"].iloc[0]
     assert eps_row.sec_per_image == pytest.approx(2.0) and eps_row.cost_ratio == pytest.approx(2.0 / 1.6)
@@ -43,6 +45,31 @@ def test_cli_writes_csvs_with_the_published_columns_and_provenance(tmp_path):
         record = json.loads(path.with_name(path.name + ".provenance.json").read_text())
         assert record["seeds"] == [0, 1, 2] and len(record["config_hash"]) == 64
         assert set(record["missing"]) == {"lpips", "fid", "mmd_inception", "crps_inception"}
+
+
+def test_sample_set_all_averages_every_sample_and_pools_them_for_mmd(tmp_path):
+    """App. F: PSNR / SSIM averaged over the K samples of each measurement (brute force: a loop over the samples),
+    MMD of all N K samples against the N test images; ``first`` uses the first sample only."""
+    from eps.metrics.mmd import mmd_unbiased
+    from eps.metrics.pixel import psnr, ssim
+
+    path = write_shard(tmp_path / "s.pt", n=4, k=3, noise=0.2)
+    shard = torch.load(path, weights_only=True)
+    x0, samples = shard["x0"].float(), shard["samples"].float()
+    every = evaluate([path]).per_image
+    first = evaluate([path], sample_set="first").per_image
+    for i in range(4):
+        per_sample = [float(psnr(samples[i, j : j + 1], x0[i : i + 1])) for j in range(3)]
+        assert every.psnr[i] == pytest.approx(sum(per_sample) / 3, rel=1e-6)
+        assert first.psnr[i] == pytest.approx(per_sample[0], rel=1e-6)
+        per_sample = [float(ssim(samples[i, j : j + 1], x0[i : i + 1])) for j in range(3)]
+        assert every.ssim[i] == pytest.approx(sum(per_sample) / 3, rel=1e-6)
+    summary = evaluate([path]).summary.iloc[0]
+    assert summary.mmd_pix == pytest.approx(mmd_unbiased(samples.flatten(0, 1), x0), rel=1e-9)
+    assert evaluate([path], sample_set="first").summary.mmd_pix.item() == pytest.approx(
+        mmd_unbiased(samples[:, 0], x0), rel=1e-9)
+    with pytest.raises(ValueError, match="unknown sample set 'some'; valid: all, first"):
+        evaluate([path], sample_set="some")
 
 
 def test_metric_values_follow_sample_quality(tmp_path):
@@ -85,7 +112,7 @@ def test_k_is_reported_and_one_per_cell_and_fair_crps_needs_two_samples(tmp_path
     """K (num_samples) comes from the shards; a cell mixing K is one clear error; K = 1 leaves the fair CRPS
     NaN with the reason, while the nrg estimator is then the mean absolute error."""
     one = write_shard(tmp_path / "one.pt", n=3, k=1, method="eps")
-    result = evaluate([one])
+    result = evaluate([one], crps_estimator="fair")
     row = result.summary.iloc[0]
     assert row.num_samples == 1 and math.isnan(row.crps_pix)
     assert "needs K >= 2 samples per measurement, got K = 1" in result.missing["crps_pix"]

@@ -32,13 +32,43 @@ def test_k_and_crps_estimator_in_every_table():
         assert [c.strip() for c in header.strip("|").split("|")][3] == "K"  # task, method, nfe, K
     assert (formatted(table, "md")["K"] == "4").all() and "K = 4" in tex and "& K &" in tex
     mixed = summary_table([cells().assign(num_samples=[4, 8, 4], crps_estimator=["fair", "nrg", "fair"])])
-    assert "K = 4 / 8" in sampling_note(mixed) and "fair / nrg" in sampling_note(mixed)
+    assert "K = 4 / 8" in sampling_note(mixed) and "fair (unbiased" in sampling_note(mixed) \
+        and "plug-in (spread term / (2K^2)" in sampling_note(mixed)
+    every = summary_table([cells().assign(sample_set="all")])
+    assert "averaged over all K samples" in sampling_note(every)
+
+
+def test_paper_comparison_puts_each_number_beside_the_published_one():
+    """One row per (cell, metric) the published table has: ours, paper and ours - paper; Markdown per dataset."""
+    from eps.report.tables import paper_comparison, paper_comparison_markdown
+
+    table = summary_table([cells()])
+    reference = load_reference(REFERENCE)
+    out = paper_comparison(table, reference)
+    paper_psnr = reference.set_index(["dataset", "task", "method", "nfe"]).loc[("ffhq64", "sr4", "dps", 250), "psnr"]
+    row = out[(out.method == "dps") & (out.metric == "psnr")].iloc[0]
+    assert row.ours == 20.0 and row.paper == paper_psnr and row.difference == pytest.approx(20.0 - paper_psnr)
+    assert set(out.dataset) == {"ffhq64"}  # the embedded dataset has no published row
+    assert "### ffhq64" in paper_comparison_markdown(out) and "(" in paper_comparison_markdown(out)
+
+
+def test_methods_table_lists_every_setting_with_its_source():
+    import json
+
+    from eps.report.tables import method_settings_table
+
+    meta = {"dataset": "embedded", "task": "sr4", "method": "dps", "nfe": 20, "protocol": "eps_paper",
+            "settings": json.dumps({"zeta": [10.0, "EPS paper Table 12"], "rule": ["eps_paper", "EPS paper Table 12"]})}
+    older = {k: v for k, v in meta.items() if k != "settings"} | {"nfe": 5}  # a shard written before eps.protocols
+    out = method_settings_table([meta, meta, older])
+    assert len(out) == 2 and set(out.setting) == {"zeta", "rule"} and (out.source == "EPS paper Table 12").all()
+    assert out.set_index("setting").value["zeta"] == "10.0"
 
 
 def test_summary_has_the_published_columns_plus_k_estimator_and_cost():
     table = summary_table([cells()], order=["eps", "dps"])
     published = list(pd.read_csv(REFERENCE).columns)
-    assert list(table.columns) == (published[:4] + ["num_samples", "crps_estimator"] + published[4:]
+    assert list(table.columns) == (published[:4] + ["num_samples", "crps_estimator", "sample_set"] + published[4:]
                                    + ["nfe_measured", "sec_per_image", "cost_ratio"])
     assert list(table.columns) == COLUMNS
     assert list(table["method"][table["dataset"] == "ffhq64"]) == ["eps", "dps"]  # configured order

@@ -5,13 +5,15 @@
 Two estimators from the K samples X_1..X_K of one measurement (names as in the ``scoringrules`` library,
 ``crps_ensemble(..., estimator=...)`` / ``es_ensemble``):
 
-- ``fair`` (the default, docs/method.md §7; Ferro 2014, Zamo & Naveau 2018): the unbiased estimator of the
-  CRPS of P itself,
-      1/K sum_i |X_i - x|  -  1/(2 K (K-1)) sum_{i != j} |X_i - X_j|      (needs K >= 2);
-- ``nrg``: the CRPS of the empirical distribution of the K samples,
+- ``nrg`` (the EPS paper's, App. F: the CRPS of the predictive CDF F taken as the empirical CDF of the K
+  samples; D.6 reports it for K = 1, where only this form exists; the ``eps_paper`` protocol's default):
       1/K sum_i |X_i - x|  -  1/(2 K^2) sum_{i, j} |X_i - X_j|,
-  biased upwards by E|X - X'| / (2K) (+25% of the spread term at K = 4), which rewards under-dispersed
-  samplers; K = 1 gives the absolute error. Kept as an option for comparison with such numbers.
+  biased upwards as an estimate of P's CRPS by E|X - X'| / (2K) (+5% of the spread term at K = 10), which
+  rewards under-dispersed samplers; K = 1 gives the absolute error;
+- ``fair`` (Ferro 2014, Zamo & Naveau 2018; the ``dps_daps`` protocol's default): the unbiased estimator of
+  the CRPS of P itself,
+      1/K sum_i |X_i - x|  -  1/(2 K (K-1)) sum_{i != j} |X_i - X_j|      (needs K >= 2).
+Both are columns of every table (``crps_pix_fair``, ``crps_pix_nrg``, ...).
 
 Lower is better; for a point mass at the truth both are 0.
 

@@ -1,15 +1,19 @@
 """``eps evaluate``: score posterior-sample shards, write a per-image CSV and a summary CSV.
 
-Per measurement (per-image CSV): PSNR, SSIM and LPIPS of the FIRST posterior sample against ``x0``;
-``psnr_posterior_mean``, the PSNR of the average of the K samples; ``crps_pix`` ([0, 255] units) and
-``crps_inception`` from all K samples against the paired ``x0`` (``--crps-estimator``: ``fair``, the
-unbiased estimator, by default; ``nrg``, the biased empirical-distribution form; see ``eps.metrics.crps``).
+Per measurement (per-image CSV): PSNR, SSIM and LPIPS against ``x0`` averaged over the K posterior samples
+(``--sample-set all``, the EPS paper's per-seed metrics, Table 5 caption; ``first``: of the first sample only,
+the DPS/DAPS convention); ``psnr_posterior_mean``, the PSNR of the average of the K samples; ``crps_pix``
+([0, 255] units) and ``crps_inception`` from all K samples against the paired ``x0`` with ``--crps-estimator``
+(``nrg``, the plug-in CRPS of the K-sample empirical distribution, the EPS paper's App. F reading; ``fair``, the
+unbiased estimator; see ``eps.metrics.crps``), and both estimators as ``crps_pix_fair``, ``crps_pix_nrg``,
+``crps_inception_fair``, ``crps_inception_nrg``.
 
 Per ``(dataset, task, method, nfe)`` (summary CSV: the columns of ``reference/paper_table_64px.csv`` plus
 ``num_samples`` (K, the posterior samples per measurement), ``crps_estimator``, ``nfe_measured``, ``sec_per_image`` and
-``cost_ratio``): the means of the per-image metrics; MMD (pixel and Inception space) between the set of
-first samples and the reference images (the group's own paired ``x0`` unless ``--reference`` names other
-images); FID against the same reference images, or, with ``--fid-statistics`` (an ``.npz`` holding ``mu`` and
+``cost_ratio``): the means of the per-image metrics; MMD (pixel and Inception space; unbiased, Gaussian kernel,
+median bandwidth of the pooled set: App. F) between the group's samples (all N K with ``--sample-set all``, the
+first of each measurement with ``first``) and the reference images (the group's own paired ``x0`` unless
+``--reference`` names other images); FID of the same samples against the same reference images, or, with ``--fid-statistics`` (an ``.npz`` holding ``mu`` and
 ``sigma``: EDM's published statistics of 2048-d Inception pool3 features), against those statistics, in the
 same run as MMD and CRPS. ``sec_per_image = sum(seconds) / sum(N K)`` and
 ``cost_ratio = sum(seconds) / sum(seconds_uncond)`` (the method against the unconditional backbone
@@ -28,6 +32,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +55,13 @@ from eps.provenance import write_provenance
 log = logging.getLogger("eps.metrics")
 
 GROUP = ["dataset", "task", "method", "nfe"]
-SUMMARY_COLUMNS = GROUP + ["num_samples", "crps_estimator", "psnr", "ssim", "lpips", "fid", "mmd_pix",
+SAMPLE_SETS = ("all", "first")
+CRPS_COLUMNS = [f"crps_{space}_{e}" for space in ("pix", "inception") for e in ESTIMATORS]
+SUMMARY_COLUMNS = GROUP + ["num_samples", "crps_estimator", "sample_set", "psnr", "ssim", "lpips", "fid", "mmd_pix",
                            "mmd_inception", "crps_pix", "crps_inception", "nfe_measured", "sec_per_image",
-                           "cost_ratio"]
+                           "cost_ratio"] + CRPS_COLUMNS
 PER_IMAGE_COLUMNS = GROUP + ["nfe_measured", "num_samples", "seed", "sigma_y", "shard", "index", "psnr", "ssim", "lpips",
-                             "psnr_posterior_mean", "crps_pix", "crps_inception", "missing_reason"]
+                             "psnr_posterior_mean", "crps_pix", "crps_inception", *CRPS_COLUMNS, "missing_reason"]
 # Each network: (attribute of Networks, loader, metrics that depend on it).
 NETWORKS = (("lpips", load_lpips, ("lpips",)),
             ("inception", load_inception, ("fid", "mmd_inception", "crps_inception")))
@@ -94,60 +101,69 @@ class Evaluation:
     missing: dict[str, str]
 
 
+def _per_sample(metric, chosen: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+    """``metric`` of every chosen sample ``(n, k', ...)`` against its ``x0 (n, ...)``, averaged over the k'."""
+    n, k = chosen.shape[:2]
+    return metric(chosen.flatten(0, 1), x0.repeat_interleave(k, dim=0)).view(n, k).mean(1)
+
+
 def _score_shard(shard: dict[str, Any], name: str, nets: Networks, batch_size: int,
-                 crps_estimator: str) -> dict[str, Any]:
-    """Per-image rows plus the first samples (and Inception features) the group metrics need. CRPS is NaN
-    where the estimator is undefined for the shard's K (the fair estimator at K = 1)."""
+                 crps_estimator: str, sample_set: str = "all") -> dict[str, Any]:
+    """Per-image rows plus the samples of ``sample_set`` (and Inception features) the group metrics need. A CRPS
+    estimator undefined for the shard's K (the fair one at K = 1) gives NaN."""
     x0, samples = shard["x0"].float(), shard["samples"].float()
-    first = samples[:, 0]
     n, k = samples.shape[:2]
-    crps = estimator_defined(k, crps_estimator)
+    chosen = samples if sample_set == "all" else samples[:, :1]
     scores: dict[str, list[torch.Tensor]] = {key: [] for key in ("psnr", "ssim", "lpips", "psnr_posterior_mean",
-                                                                 "crps_pix")}
-    for idx in torch.arange(n).split(batch_size):
-        scores["psnr"].append(psnr(first[idx], x0[idx]))
-        scores["ssim"].append(ssim(first[idx], x0[idx]))
+                                                                 *[f"crps_pix_{e}" for e in ESTIMATORS])}
+    for idx in torch.arange(n).split(max(1, batch_size // chosen.shape[1])):
+        scores["psnr"].append(_per_sample(psnr, chosen[idx], x0[idx]))
+        scores["ssim"].append(_per_sample(ssim, chosen[idx], x0[idx]))
         scores["psnr_posterior_mean"].append(psnr(samples[idx].mean(1), x0[idx]))
-        if crps:
-            scores["crps_pix"].append(crps_pixel(samples[idx], x0[idx], crps_estimator))
+        for e in ESTIMATORS:
+            if estimator_defined(k, e):
+                scores[f"crps_pix_{e}"].append(crps_pixel(samples[idx], x0[idx], e))
         if nets.lpips is not None:
-            scores["lpips"].append(lpips_distance(nets.lpips, first[idx], x0[idx]))
-    columns = {key: torch.cat(v).double() if v else torch.full((n,), math.nan, dtype=torch.float64)
-               for key, v in scores.items()}
-    columns["crps_inception"] = torch.full((n,), math.nan, dtype=torch.float64)
+            scores["lpips"].append(_per_sample(partial(lpips_distance, nets.lpips), chosen[idx], x0[idx]))
+    nan = torch.full((n,), math.nan, dtype=torch.float64)
+    columns = {key: torch.cat(v).double() if v else nan for key, v in scores.items()}
+    columns.update({f"crps_inception_{e}": nan for e in ESTIMATORS})
     features = None
     if nets.inception is not None:
         f_samples = inception_features(nets.inception, samples.flatten(0, 1), batch_size).view(n, k, -1)
         f_x0 = inception_features(nets.inception, x0, batch_size)
-        if crps:
-            columns["crps_inception"] = energy_score(f_samples, f_x0, crps_estimator)
-        features = {"first": f_samples[:, 0], "x0": f_x0}
+        for e in ESTIMATORS:
+            if estimator_defined(k, e):
+                columns[f"crps_inception_{e}"] = energy_score(f_samples, f_x0, e)
+        features = {"set": f_samples[:, : chosen.shape[1]].flatten(0, 1), "x0": f_x0}
+    columns["crps_pix"], columns["crps_inception"] = (columns[f"crps_{s}_{crps_estimator}"] for s in ("pix", "inception"))
     meta = shard["meta"]
     rows = pd.DataFrame({
         "dataset": meta["dataset"], "task": meta["task"], "method": meta["method"], "nfe": int(meta["nfe"]),
         "nfe_measured": int(shard["nfe"]), "num_samples": k, "seed": meta["seed"], "sigma_y": meta["sigma_y"], "shard": name, "index": range(n),
         **{key: value.numpy() for key, value in columns.items()},
     })
-    return {"rows": rows, "first": first, "x0": x0, "features": features,
+    return {"rows": rows, "set": chosen.flatten(0, 1), "x0": x0, "features": features,
             "seconds": float(shard["seconds"]), "seconds_uncond": float(shard["seconds_uncond"]), "images": n * k}
 
 
 def _distribution_metrics(parts: list[dict[str, Any]], ref_images: torch.Tensor | None,
                           f_ref_images: torch.Tensor | None, fid_statistics: FeatureStatistics | None,
                           nets: Networks) -> dict[str, float]:
-    """MMD (pixel, Inception) of one group's first samples against the reference images (the group's own
-    paired x0 unless other images are given); FID against the same images, or against ``fid_statistics``."""
-    first = torch.cat([p["first"] for p in parts])
+    """MMD (pixel, Inception) of one group's sample set (all samples or the first of each measurement) against
+    the reference images (the group's own paired x0 unless other images are given); FID against the same
+    images, or against ``fid_statistics``."""
+    chosen = torch.cat([p["set"] for p in parts])
     ref = torch.cat([p["x0"] for p in parts]) if ref_images is None else ref_images
     out = {"fid": math.nan, "mmd_pix": math.nan, "mmd_inception": math.nan}
-    if len(first) < 2 or len(ref) < 2:
+    if len(chosen) < 2 or len(ref) < 2:
         return out
-    out["mmd_pix"] = mmd_unbiased(first, ref)
+    out["mmd_pix"] = mmd_unbiased(chosen, ref)
     if nets.inception is not None:
-        f_first = torch.cat([p["features"]["first"] for p in parts])
+        f_chosen = torch.cat([p["features"]["set"] for p in parts])
         f_ref = torch.cat([p["features"]["x0"] for p in parts]) if f_ref_images is None else f_ref_images
-        out["mmd_inception"] = mmd_unbiased(f_first, f_ref)
-        out["fid"] = frechet_distance(f_first, f_ref if fid_statistics is None else fid_statistics)
+        out["mmd_inception"] = mmd_unbiased(f_chosen, f_ref)
+        out["fid"] = frechet_distance(f_chosen, f_ref if fid_statistics is None else fid_statistics)
     return out
 
 
@@ -186,10 +202,13 @@ def _one_k(key: tuple, rows: pd.DataFrame) -> int:
 
 def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike | None = None,
              weights_dir: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 64,
-             fid_statistics: str | os.PathLike | None = None, crps_estimator: str = "fair") -> Evaluation:
+             fid_statistics: str | os.PathLike | None = None, crps_estimator: str = "nrg",
+             sample_set: str = "all") -> Evaluation:
     """Score the shards (see the module docstring); no files are written."""
     if not shards:
         raise ValueError("no shards given")
+    if sample_set not in SAMPLE_SETS:
+        raise ValueError(f"unknown sample set {sample_set!r}; valid: {', '.join(SAMPLE_SETS)}")
     if crps_estimator not in ESTIMATORS:
         raise ValueError(f"unknown CRPS estimator {crps_estimator!r}; valid: {', '.join(ESTIMATORS)}")
     loaded = [(Path(path), load_shard(path)) for path in shards]  # every input is checked before any work
@@ -203,8 +222,9 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
         nets.missing["lpips"] = f"LPIPS-Alex needs images of at least {LPIPS_MIN_SIZE} px, got {smallest} px"
     k_min = min(shard["samples"].shape[1] for _, shard in loaded)
     if not estimator_defined(k_min, crps_estimator):
-        nets.missing.update(dict.fromkeys(("crps_pix", "crps_inception"), f"the {crps_estimator} CRPS estimator "
-                                          f"needs K >= 2 samples per measurement, got K = {k_min}"))
+        nets.missing.update(dict.fromkeys(("crps_pix", "crps_inception", "crps_pix_fair", "crps_inception_fair"),
+                                          f"the {crps_estimator} CRPS estimator needs K >= 2 samples per "
+                                          f"measurement, got K = {k_min}"))
     if nets.missing:
         log.warning("eps evaluate: warning: reported as NaN, %s", describe_missing(nets.missing))
     f_ref_images = (inception_features(nets.inception, ref_images, batch_size)
@@ -212,7 +232,7 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
     groups: dict[tuple, list[dict[str, Any]]] = {}
     with torch.no_grad():
         for path, shard in loaded:
-            part = _score_shard(shard, path.name, nets, batch_size, crps_estimator)
+            part = _score_shard(shard, path.name, nets, batch_size, crps_estimator, sample_set)
             groups.setdefault(tuple(part["rows"].loc[0, GROUP]), []).append(part)
         summary = []
         for key, parts in groups.items():
@@ -223,7 +243,8 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
                 "nfe_measured": int(rows["nfe_measured"].max()),
                 "num_samples": _one_k(key, rows),
                 "crps_estimator": crps_estimator,
-                **rows[["psnr", "ssim", "lpips", "crps_pix", "crps_inception"]].mean(skipna=False).to_dict(),
+                "sample_set": sample_set,
+                **rows[["psnr", "ssim", "lpips", "crps_pix", "crps_inception", *CRPS_COLUMNS]].mean(skipna=False).to_dict(),
                 **_distribution_metrics(parts, ref_images, f_ref_images, statistics, nets),
                 "sec_per_image": seconds / sum(p["images"] for p in parts),
                 "cost_ratio": seconds / sum(p["seconds_uncond"] for p in parts),
@@ -243,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     check_writable(args.summary, "--summary")
     logging.basicConfig(format="%(message)s")
     result = evaluate(args.shards, args.reference, args.weights_dir, device, args.batch_size,
-                      args.fid_statistics, args.crps_estimator)
+                      args.fid_statistics, args.crps_estimator, args.sample_set)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     seeds = [int(s) for s in result.per_image["seed"].unique()]
     for path, table in ((args.per_image, result.per_image), (args.summary, result.summary)):

@@ -18,7 +18,7 @@ from ..io import read_csv
 KEYS = ["dataset", "task", "method", "nfe"]
 METRICS = ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"]
 COST = ["sec_per_image", "cost_ratio"]
-SAMPLING = ["num_samples", "crps_estimator"]
+SAMPLING = ["num_samples", "crps_estimator", "sample_set"]
 COLUMNS = KEYS + SAMPLING + METRICS + ["nfe_measured"] + COST
 HIGHER_IS_BETTER = {"psnr", "ssim"}
 FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "lpips": "{:.4f}", "fid": "{:.2f}", "sec_per_image": "{:.3g}",
@@ -79,10 +79,15 @@ def sampling_note(table: pd.DataFrame) -> str:
     """K and the CRPS estimator of the table's rows, as one sentence for the captions."""
     ks = sorted(int(k) for k in table["num_samples"].dropna().unique())
     estimators = sorted(table["crps_estimator"].dropna().unique())
-    fair = "fair (unbiased: spread term / (2K(K-1)))" if estimators == ["fair"] else " / ".join(estimators) or "unknown"
+    names = {"fair": "fair (unbiased: spread term / (2K(K-1)))", "nrg": "plug-in (spread term / (2K^2), App. F)"}
+    crps = " / ".join(names.get(e, e) for e in estimators) or "unknown"
+    sets = set(table["sample_set"].dropna().unique()) if "sample_set" in table else set()
+    which = {"all": "averaged over all K samples (PSNR, SSIM, LPIPS) and pooled over all samples (FID, MMD)",
+             "first": "from the first sample of each measurement"}
+    others = "; ".join(which[s] for s in sorted(sets) if s in which) or "sample set unknown"
     return (f"K = {' / '.join(map(str, ks)) or 'unknown'} posterior samples per measurement (column K): CRPS from "
-            "all K against the paired test image, estimator " + fair + "; PSNR, SSIM, LPIPS, FID and MMD from the "
-            "first sample. The published table states neither K nor its CRPS estimator.")
+            f"all K against the paired test image, estimator {crps}; the other metrics {others}. The paper: "
+            "100 images x K = 10, per-sample metrics averaged (Table 5 caption).")
 
 
 def markdown(table: pd.DataFrame, notes: str) -> str:

@@ -21,7 +21,8 @@ def evaluate_flags(w, input) -> str:
     """``--reference`` / ``--fid-statistics`` for the inputs that exist, and the CRPS estimator."""
     flags = [f"--{key.replace('_', '-')} {shlex.quote(input[key])}" for key in ("reference", "fid_statistics")
              if key in input.keys()]
-    return " ".join(flags + [f"--crps-estimator {shlex.quote(EVALUATE['crps_estimator'])}"])
+    return " ".join(flags + [f"--crps-estimator {shlex.quote(EVALUATE['crps_estimator'])}",
+                             f"--sample-set {shlex.quote(EVALUATE['sample_set'])}"])
 
 
 rule evaluate:
