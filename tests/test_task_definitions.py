@@ -154,20 +154,23 @@ def test_motion_kernels_have_the_library_semantics():
         assert torch.allclose(path.mean(dim=0), torch.full((2,), 15.0, dtype=torch.float64), atol=1e-9)
 
 
-def test_configs_state_the_defaults_and_build_at_their_resolution():
+def test_configs_resolve_to_their_protocols_families_and_build_at_their_resolution():
     import yaml
 
-    from eps.operators import DEFAULTS, task_params
+    from eps.operators import DEFAULTS
+    from eps.protocols import apply_protocol
 
     root = Path(__file__).parents[1] / "config"
-    assert yaml.safe_load((root / "default.yaml").read_text())["tasks"] == DEFAULTS
-    paper = yaml.safe_load((root / "paper.yaml").read_text())
-    for task, params in paper["tasks"].items():
-        assert set(task_params(task, **params)) == set(DEFAULTS[task])  # every parameter stated
-        op = make_operator(task, (3, 64, 64), 1, generator(0), **params)
-        assert op.batch_size == 1
+    for name in ("default.yaml", "paper.yaml", "tiny.yaml"):
+        config = apply_protocol(yaml.safe_load((root / name).read_text()))
+        assert config["protocol"] == "eps_paper"
+        for task, params in config["tasks"].items():
+            assert params == DEFAULTS[task]  # the paper's families, no override
+            assert make_operator(task, (3, 64, 64), 1, generator(0), **params).batch_size == 1
+    paper = apply_protocol(yaml.safe_load((root / "paper.yaml").read_text()))
     box = make_operator("inpaint_box", (3, 64, 64), 1, generator(0), **paper["tasks"]["inpaint_box"]).mask
     assert box.sum() == 64 * 64 - 32 * 32 and box[0, 0, 16:48, 16:48].sum() == 0  # centred 32x32
+
 
 def kernel_moments(k: torch.Tensor):
     """Mass, mean and covariance of a kernel as a density over (column, row-up) offsets from its centre."""

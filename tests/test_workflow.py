@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-PAPER_METHODS = ["eps", "dps", "pigdm", "ddrm", "ddnm", "daps", "mpgd", "palette"]
+PAPER_METHODS = ["eps", "dps", "pigdm", "ddnm", "daps", "mpgd", "palette"]  # Table 1 (no DDRM at 64 px)
 TASKS = ["inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion"]
 
 
@@ -68,12 +68,13 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     counts = job_counts(run.stdout)
     assert counts["frontier"] == 1
     cells = 2 * 5 * sum(len(m["nfe"]) for m in cfg["methods"].values())
-    shards = -(-1000 // cfg["sample"]["shard_size"])
+    shards = -(-100 // cfg["sample"]["shard_size"])  # 100 test images per dataset (the paper's)
+    assert cfg["sample"]["num_samples"] == 10 and cfg["protocol"] == "eps_paper"
     assert counts["evaluate"] == 2 * 5 and counts["sample"] == cells * shards  # one evaluation per dataset x task
     assert counts["manual_download"] == 3 and counts["edm_source"] == 1  # licensed folders; the NVlabs/edm clone
     assert counts["prepare_folder"] == 2  # train and test of a dataset in one job (it refuses any overlap)
-    assert counts["download"] == 4 and counts["convert_checkpoint"] == 2  # 2 EDM networks, 2 FID stats
-    assert "train_prior" not in counts  # both backbones are EDM's published networks
+    assert counts["download"] == 3 and counts["convert_checkpoint"] == 1  # EDM's ImageNet ADM, 2 FID stats
+    assert counts["train_prior"] == 1  # FFHQ-64: the paper's own DDPM++ on the split that holds out the test images
     for method in PAPER_METHODS:
         for dataset in ("ffhq64", "imagenet64"):
             assert f"runs/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
@@ -85,30 +86,36 @@ def test_slurm_profile_dry_run(tmp_path):
                     "config/paper.yaml")
     assert run.returncode == 0, run.stderr
     assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind eps" in run.stdout
-    # the published FFHQ-64 and ImageNet-64 pickles are converted and used as the backbones; FID against EDM's
-    # statistics; the class-conditional ImageNet-64 network gets the true class of every image
-    for net, labels in (("edm-ffhq-64x64-uncond-vp", "none"), ("edm-imagenet-64x64-cond-adm", "true_label")):
-        assert (f"eps convert-edm --pkl weights/{net}.pkl --edm-source downloads/edm "
-                f"--out weights/{net}.pt") in run.stdout
-        dataset = "ffhq64" if "ffhq" in net else "imagenet64"
-        assert f"--kind eps --data data/{dataset}/train.zip --init weights/{net}.pt" in run.stdout
-        assert f"--prior weights/{net}.pt" in run.stdout
+    # ImageNet-64: EDM's published class-conditional ADM, converted, with the true class of every image; FFHQ-64:
+    # a DDPM++ prior trained here from scratch (EDM's FFHQ-64 recipe) on the split without the test images
+    net = "edm-imagenet-64x64-cond-adm"
+    assert f"eps convert-edm --pkl weights/{net}.pkl --edm-source downloads/edm --out weights/{net}.pt" in run.stdout
+    assert "edm-ffhq-64x64-uncond-vp" not in run.stdout
+    assert re.search(r"--kind prior --data data/ffhq64/train.zip --steps 781250 --batch 256 .*--model-channels 128 "
+                     r"--channel-mult 1,2,2,2 --num-blocks 4 --attn-resolutions 16 --dropout 0.05", run.stdout)
+    for dataset, prior, labels in (("imagenet64", f"weights/{net}.pt", "true_label"),
+                                   ("ffhq64", "runs/paper/models/ffhq64/prior.pt", "none")):
+        assert f"--kind eps --data data/{dataset}/train.zip --init {prior}" in run.stdout
+        assert f"--prior {prior}" in run.stdout
         assert re.search(rf"--kind eps --data data/{dataset}/train.zip .* --class-labels {labels} ", run.stdout)
         assert re.search(rf"--data data/{dataset}/test.zip --prior .* --class-labels {labels} ", run.stdout)
+    assert "eps sample --protocol eps_paper " in run.stdout
     # Palette is fine-tuned from the same backbone as EPS (with its class labels on ImageNet)
     assert re.search(r"--kind palette --data data/imagenet64/train.zip --init weights/edm-imagenet-64x64-cond-adm.pt "
                      r".* --class-labels true_label ", run.stdout)
     assert "--sha256 unknown --out weights/ffhq-64x64.npz" in run.stdout
-    # MMD and CRPS against the paired test images, FID against EDM's statistics, in one evaluation
-    assert "--fid-statistics weights/imagenet-64x64.npz --crps-estimator fair --weights-dir" in run.stdout
+    # MMD and CRPS against the paired test images, FID against EDM's statistics, in one evaluation; App. F: the
+    # plug-in CRPS and every sample
+    assert "--fid-statistics weights/imagenet-64x64.npz --crps-estimator nrg --sample-set all --weights-dir" in run.stdout
     evaluations = [line for line in run.stdout.splitlines() if "eps evaluate" in line]
     assert len(evaluations) == 10 and not any("--reference" in line for line in evaluations)
-    # test images excluded from training: FFHQ 00000-00999 (folder 00000), ImageNet validation one per class
+    # test images excluded from training: FFHQ 00000-00099 (folder 00000 held out), ImageNet validation: the first
+    # image of every 10th class
     assert ("eps prepare-data --source folder --folders downloads/ffhq/images1024x1024 downloads/ffhq/images1024x1024 "
-            '--select \'{"test": {"include": ["00000/*"]}, "train": {"exclude": ["00000/*"]}}\' --class-labels none '
-            ) in run.stdout
-    assert ("--folders downloads/imagenet/train downloads/imagenet/val --select '{\"test\": {\"first_per_folder\": 1}}' "
-            "--class-labels folders ") in run.stdout
+            '--select \'{"test": {"include": ["00000/000[0-9][0-9].png"]}, "train": {"exclude": ["00000/*"]}}\' '
+            "--class-labels none ") in run.stdout
+    assert ("--folders downloads/imagenet/train downloads/imagenet/val --select "
+            "'{\"test\": {\"first_per_folder\": 1, \"folder_stride\": 10}}' --class-labels folders ") in run.stdout
     # training draws operators with the configured task parameters (those eps sample uses)
     gauss = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["tasks"]["deblur_gauss"]
     assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
@@ -117,7 +124,8 @@ def test_slurm_profile_dry_run(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda cfg: cfg.pop("edm_source"), "git clone https://github.com/NVlabs/edm and set edm_source"),
     (lambda cfg: cfg["datasets"]["imagenet64"].pop("fid_reference"), "datasets ['imagenet64'] have no fid_reference"),
-    (lambda cfg: cfg["sample"].update(num_samples=1), "fair CRPS estimator needs sample.num_samples >= 2"),
+    (lambda cfg: cfg["sample"].update(num_samples=1) or cfg["evaluate"].update(crps_estimator="fair"),
+     "fair CRPS estimator needs sample.num_samples >= 2"),
 ])
 def test_paper_config_without_edm_source_or_statistics_is_one_clear_error(tmp_path, change, message):
     cwd = workdir(tmp_path)
@@ -177,15 +185,22 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
 
     summary = pd.read_csv(report / "summary.csv")
     reference = pd.read_csv(ROOT / "results" / "reference" / "paper_table_64px.csv")
-    assert list(summary.columns) == (list(reference.columns[:4]) + ["num_samples", "crps_estimator"]
+    assert list(summary.columns) == (list(reference.columns[:4]) + ["num_samples", "crps_estimator", "sample_set"]
                                      + list(reference.columns[4:]) + ["nfe_measured", "sec_per_image", "cost_ratio"])
     assert (summary["num_samples"] == 2).all()  # config/tiny.yaml's K
     assert "K = 2 posterior samples per measurement" in (report / "summary.md").read_text()
     assert set(summary["method"]) == {"eps", "eps_more", "dps", "palette"} and (summary["cost_ratio"] > 0).all()
     tasks = (report / "tasks.csv").read_text()
-    assert "factor=4" in tasks and "filter=bicubic" in tasks and "operator_stream=stream_seed(seed, 0, image)" in tasks
+    assert "factor=4" in tasks and "filter=box" in tasks and "operator_stream=stream_seed(seed, 0, image)" in tasks
     record = json.loads((report / "tasks.csv.provenance.json").read_text())
-    assert record["tasks"][0]["task"] == "sr4" and "filter=bicubic" in record["tasks"][0]["parameters"]
+    assert record["tasks"][0]["task"] == "sr4" and "filter=box" in record["tasks"][0]["parameters"]
+    assert record["tasks"][0]["protocol"] == "eps_paper"
+    methods = pd.read_csv(report / "methods.csv")  # every setting of every cell with its source (eps.protocols)
+    eps = methods[(methods.method == "eps") & (methods.setting == "solver")]
+    assert set(eps.value) == {'"euler"'} and eps.source.str.contains("App. B").all()
+    dps = methods[(methods.method == "dps")].set_index("setting")
+    assert dps.loc["zeta", "value"] == "10.0" and "Table 12" in dps.loc["zeta", "source"]
+    assert (report / "paper_comparison.csv").is_file() and (report / "paper_comparison.md").is_file()
     import nbformat
 
     executed = nbformat.read(report / "explore_results.ipynb", as_version=4)
