@@ -125,3 +125,16 @@ def test_paper_rules_sample_towards_the_exact_posterior(gmm, name):
 def test_unknown_rule_is_one_clear_error():
     with pytest.raises(ValueError, match="dps: rule must be one of released, eps_paper, got 'paper'"):
         get_method("dps", rule="paper")
+
+
+def test_eps_one_nfe_is_one_call_at_sigma_max(gmm):
+    """The paper's 1-NFE row (App. B, D.11): the Euler sampler with one step is D(mu_star(x_T), sigma_max = 80)."""
+    from eps.posterior import eps_denoiser
+
+    eps, _ = build_method("eps_paper", "eps", "inpaint_random")
+    p = problem(gmm, "inpaint_random", batch=3)
+    out = eps.run(p, gmm, 1, torch.Generator().manual_seed(8))
+    noise = torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    t = gmm.interpolant.t_of_sigma(torch.tensor(80.0, dtype=torch.float64))
+    expected = eps_denoiser(gmm.denoise_pivot, p.operator, p.y, p.sigma_y, gmm.interpolant)(80.0 * noise, t)
+    assert out.nfe == 1 and torch.allclose(out.x, expected, atol=1e-10)
