@@ -174,7 +174,7 @@ def test_digest_covers_values_dtypes_and_shapes():
 
 def summary_csv(path, text_edit=lambda t: t):
     row = [{"dataset": "embedded", "task": "sr4", "method": "eps", "nfe": "3", "num_samples": "2",
-            "crps_estimator": "fair"}.get(column, "0.5") for column in COLUMNS]
+            "crps_estimator": "fair", "sample_set": "all"}.get(column, "0.5") for column in COLUMNS]
     path.write_text(text_edit(",".join(COLUMNS) + "\n" + ",".join(row) + "\n"))
     return path
 

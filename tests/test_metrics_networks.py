@@ -139,11 +139,12 @@ def test_lpips_is_missing_below_its_minimum_size(random_weights, tmp_path, monke
 
 
 def test_paper_config_evaluation_gives_fid_mmd_and_crps_together(torch_home, tmp_path, caplog):
-    """The paper config's evaluation (``eps evaluate --fid-statistics <EDM fid-refs .npz> --crps-estimator fair``,
-    no ``--reference``; the command the evaluate rule writes for config/paper.yaml) on a 64 px stand-in with
-    K = 2: FID against the statistics (``mu`` (2048,), ``sigma`` (2048, 2048), the structure of EDM's fid-refs;
-    values from the random-weight network) equals FID against the images they summarise; MMD and CRPS (fair) are
-    those against the paired test images; every metric is finite, nothing missing."""
+    """The paper config's evaluation (``eps evaluate --fid-statistics <EDM fid-refs .npz> --crps-estimator nrg
+    --sample-set all``, no ``--reference``; the command the evaluate rule writes for config/paper.yaml) on a 64 px
+    stand-in with K = 2: FID of all N K samples against the statistics (``mu`` (2048,), ``sigma`` (2048, 2048),
+    the structure of EDM's fid-refs; values from the random-weight network) equals FID against the images they
+    summarise; MMD of all samples and CRPS (plug-in; fair as its own column) are those against the paired test
+    images; every metric is finite, nothing missing."""
     import numpy as np
     import pandas as pd
 
@@ -158,23 +159,25 @@ def test_paper_config_evaluation_gives_fid_mmd_and_crps_together(torch_home, tmp
     summary = tmp_path / "summary.csv"
     with caplog.at_level(logging.WARNING, logger="eps.metrics"):
         assert eps_main(["evaluate", "--shards", str(path), "--fid-statistics", str(tmp_path / "ffhq-64x64.npz"),
-                         "--crps-estimator", "fair", "--per-image", str(tmp_path / "p.csv"),
+                         "--crps-estimator", "nrg", "--sample-set", "all", "--per-image", str(tmp_path / "p.csv"),
                          "--summary", str(summary)]) == 0
     assert not caplog.records
     row = pd.read_csv(summary).iloc[0]
     for column in ("psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"):
         assert math.isfinite(row[column]), column
-    assert row.num_samples == 2 and row.crps_estimator == "fair"
+    assert row.num_samples == 2 and row.crps_estimator == "nrg" and row.sample_set == "all"
     shard = torch.load(path, weights_only=True)
-    first, x0 = shard["samples"][:, 0], shard["x0"]
+    every, x0 = shard["samples"].flatten(0, 1), shard["x0"]
     model = load_inception()
-    f_samples, f_x0 = inception_features(model, shard["samples"].flatten(0, 1)).view(3, 2, -1), inception_features(model, x0)
-    f_first = f_samples[:, 0]
-    assert row.fid == pytest.approx(frechet_distance(f_first, inception_features(model, reference)), rel=1e-6)
-    assert row.mmd_pix == pytest.approx(mmd_unbiased(first, x0), rel=1e-9)
-    assert row.mmd_inception == pytest.approx(mmd_unbiased(f_first, f_x0), rel=1e-6)
-    assert row.crps_pix == pytest.approx(crps_pixel(shard["samples"], x0).mean().item(), rel=1e-9)
-    assert row.crps_inception == pytest.approx(energy_score(f_samples, f_x0).mean().item(), rel=1e-6)
+    f_samples, f_x0 = inception_features(model, every).view(3, 2, -1), inception_features(model, x0)
+    f_every = f_samples.flatten(0, 1)
+    assert row.fid == pytest.approx(frechet_distance(f_every, inception_features(model, reference)), rel=1e-6)
+    assert row.mmd_pix == pytest.approx(mmd_unbiased(every, x0), rel=1e-9)
+    assert row.mmd_inception == pytest.approx(mmd_unbiased(f_every, f_x0), rel=1e-6)
+    for estimator, column in (("nrg", "crps_pix"), ("fair", "crps_pix_fair")):
+        assert row[column] == pytest.approx(crps_pixel(shard["samples"], x0, estimator).mean().item(), rel=1e-9)
+    assert row.crps_inception == pytest.approx(energy_score(f_samples, f_x0, "nrg").mean().item(), rel=1e-6)
+    assert row.crps_inception_fair == pytest.approx(energy_score(f_samples, f_x0, "fair").mean().item(), rel=1e-6)
 
 
 def test_statistics_and_images_are_not_interchangeable(torch_home, tmp_path):
