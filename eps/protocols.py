@@ -134,8 +134,8 @@ def resolve_task(protocol: str, task: str, overrides: dict | None = None) -> dic
 def method_settings(protocol: str, method: str, task: str, overrides: dict | None = None,
                     method_class=None) -> dict[str, tuple]:
     """``{setting: (value, source)}`` of ``method`` on ``task``: every option of ``method_class`` (its class default,
-    sourced to its module), the protocol's values, then ``overrides`` (source ``config``). ``nfe`` is the
-    protocol's published budget list (informational; the config's ``nfe`` runs)."""
+    sourced to its module), the protocol's values, then ``overrides`` (source ``config``). ``published_nfe`` is
+    the protocol's published budget list (informational; the config's ``nfe`` runs)."""
     preset = SETTINGS[check_protocol(protocol)].get(method, {})
     out: dict[str, tuple] = {}
     if method_class is not None:
@@ -143,6 +143,7 @@ def method_settings(protocol: str, method: str, task: str, overrides: dict | Non
         out = {k: (per_task.get(k, v), f"{CLASS_DEFAULT} ({method_class.__module__}; its docstring cites the source)")
                for k, v in method_class.options().items()}
     for key, entry in preset.items():
+        key = "published_nfe" if key == "nfe" else key
         if isinstance(entry, dict):
             if task in entry:
                 out[key] = entry[task]
@@ -156,7 +157,8 @@ def method_settings(protocol: str, method: str, task: str, overrides: dict | Non
 def build_method(protocol: str, name: str, task: str, solver: str | None = None, overrides: dict | None = None):
     """``(method, settings)``: the registered method ``name`` built with ``protocol``'s values for ``task``, then
     ``overrides`` (config ``options``) and an explicit ``solver`` (backbone samplers only), and the
-    ``{setting: (value, source)}`` it runs with (every option of the class; ``nfe``: the protocol's budgets)."""
+    ``{setting: (value, source)}`` it runs with (every option of the class; ``published_nfe``: the protocol's
+    budgets)."""
     from .methods import METHODS, get_method, load_plugins
 
     load_plugins([name])

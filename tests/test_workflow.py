@@ -197,7 +197,7 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
     assert record["tasks"][0]["protocol"] == "eps_paper"
     methods = pd.read_csv(report / "methods.csv")  # every setting of every cell with its source (eps.protocols)
     eps = methods[(methods.method == "eps") & (methods.setting == "solver")]
-    assert set(eps.value) == {'"euler"'} and eps.source.str.contains("App. B").all()
+    assert set(eps.value) == {"euler"} and eps.source.str.contains("App. B").all()
     dps = methods[(methods.method == "dps")].set_index("setting")
     assert dps.loc["zeta", "value"] == "10.0" and "Table 12" in dps.loc["zeta", "source"]
     assert (report / "paper_comparison.csv").is_file() and (report / "paper_comparison.md").is_file()

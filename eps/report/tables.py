@@ -146,7 +146,8 @@ def method_settings_table(metas: list[dict]) -> pd.DataFrame:
         seen.add(key)
         for setting, (value, source) in json.loads(meta["settings"]).items():
             rows.append({**dict(zip(KEYS, key)), "protocol": meta.get("protocol", ""), "solver": meta.get("solver", ""),
-                         "setting": setting, "value": json.dumps(value), "source": source})
+                         "setting": setting, "value": value if isinstance(value, str) else json.dumps(value),
+                         "source": source})
     return pd.DataFrame(rows, columns=SETTING_COLUMNS)
 
 
