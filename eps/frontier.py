@@ -55,7 +55,7 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ``ratio`` and seconds per sample over seeds, one row per (method, solver, nfe, task)."""
     rows = rows.assign(solver=rows["solver"].fillna(""), sec_per_sample=rows["seconds"] / rows["num_samples"])
     out = rows.groupby(KEYS, as_index=False).agg(ratio=("ratio", "mean"), sec_per_sample=("sec_per_sample", "mean"),
-                                                 nfe_budget=("nfe_budget", "first"), seeds=("seed", "nunique"))
+                                                 nfe_measured=("nfe_measured", "first"), seeds=("seed", "nunique"))
     return out.sort_values(KEYS, key=lambda c: c.map(TASKS.index) if c.name == "task" else c, ignore_index=True)
 
 
