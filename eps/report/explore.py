@@ -118,14 +118,15 @@ def view(frame: pd.DataFrame, tasks=None, methods=None) -> pd.DataFrame:
 
 def gmm_table(gmm: pd.DataFrame) -> pd.DataFrame:
     """``sw / sw_floor`` per (method, NFE budget) by task in the paper's order: the mean over seeds and, with
-    several seeds, ``± sd`` (strings); one row per budget, never averaged across budgets."""
+    several seeds, ``± sd`` (strings, ``–`` where a method did not run a task); one row per budget, never
+    averaged across budgets."""
     if gmm.empty:
         return gmm
     gmm = normalise_nfe(gmm)
     stats = gmm.groupby(["method", "nfe", "task"])["ratio"].agg(["mean", "std", "count"]).reset_index()
     stats["cell"] = [f"{m:.2f}" + (f" ± {s:.2f}" if n > 1 else "") for m, s, n in
                      zip(stats["mean"], stats["std"], stats["count"])]
-    wide = stats.pivot(index=["method", "nfe"], columns="task", values="cell")
+    wide = stats.pivot(index=["method", "nfe"], columns="task", values="cell").fillna("–")
     wide = wide[task_order(wide.columns)]
     order = method_order(wide.index.get_level_values("method"))
     return wide.sort_index(key=lambda i: i.map(order.index) if i.name == "method" else i)

@@ -152,15 +152,11 @@ def _to_image(x, size) -> np.ndarray:
     return ((x.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
 
 
-def psnr(x, x0) -> float:
-    """PSNR in dB of an image in [-1, 1] against ``x0`` (peak-to-peak 2; as ``eps.metrics.pixel.psnr``)."""
-    mse = float(((x.float().clamp(-1, 1) - x0.float()) ** 2).mean())
-    return math.inf if mse == 0 else 10 * math.log10(4.0 / mse)
-
-
 def qualitative(shards: list[dict], path, num_images: int = 4, caption: str = "") -> None:
     """Rows: test images. Columns: ground truth, the measurement next to it, then the first posterior sample of
     each shard (methods in the style's order), each tile with its PSNR (dB) against the ground truth."""
+    from ..metrics.pixel import psnr
+
     first = shards[0]
     n, size = min(num_images, first["x0"].shape[0]), tuple(first["x0"].shape[-2:])
     shards = sorted(shards, key=lambda s: (style.method_order([t["meta"]["method"] for t in shards])
@@ -170,13 +166,14 @@ def qualitative(shards: list[dict], path, num_images: int = 4, caption: str = ""
                 for s in shards]
     fig, axes = plt.subplots(n, len(columns), figsize=(1.25 * len(columns), 1.35 * n + 0.6), squeeze=False)
     for j, (title, images, scored) in enumerate(columns):
+        scores = psnr(images[:n].float().clamp(-1, 1), first["x0"][:n].float()) if scored else None
         axes[0, j].set_title(title, fontsize=7)
         for i in range(n):
             axes[i, j].imshow(_to_image(images[i], size))
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
             if scored:
-                axes[i, j].set_xlabel(f"{psnr(images[i], first['x0'][i]):.1f} dB", fontsize=7, labelpad=1)
+                axes[i, j].set_xlabel(f"{float(scores[i]):.1f} dB", fontsize=7, labelpad=1)
     for ax in axes[:, 1]:
         for spine in ax.spines.values():
             spine.set(color="0.4", lw=1.5)

@@ -21,6 +21,7 @@ METHODS = {
     # name: (display name, colour, marker)
     "eps": ("EPS", "#1f77b4", "o"),
     "eps_zeroshot": ("EPS zero-shot", "#17becf", "o"),
+    "eps_trained": ("EPS trained experts", "#393b79", "o"),
     "dps": ("DPS", "#d62728", "s"),
     "pigdm": ("ΠGDM", "#2ca02c", "^"),
     "ddrm": ("DDRM", "#9467bd", "D"),
