@@ -90,9 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     sources = import_closure({__name__, *(METHODS[m].__module__ for m in methods)})
     for path in (a.out, a.table):
         write_provenance(path, config=vars(a), seeds=a.seeds, sources=sources)
-    from .report.figures import frontier
+    from .report import figures, style
 
-    frontier(summary, a.figure)
+    figures.frontier(summary, a.figure, style.setup(shape="x".join(map(str, a.shape)), seeds=a.seeds,
+                                                    samples=[a.num_samples], nfe=a.nfe)
+                     + f" · sigma_y {a.sigma_y} · analytic Gaussian-mixture prior")
     wide = summary.pivot_table(index=["method", "solver", "nfe"], columns="task", values="ratio")
     print("\nmean sw / sw_floor over seeds:\n" + wide[[t for t in TASKS if t in wide.columns]].round(2).to_string())
     return 0

@@ -154,16 +154,17 @@ def _to_image(x, size) -> np.ndarray:
 
 def qualitative(shards: list[dict], path, num_images: int = 4, caption: str = "") -> None:
     """Rows: test images. Columns: ground truth, the measurement next to it, then the first posterior sample of
-    each shard (methods in the style's order), each tile with its PSNR (dB) against the ground truth."""
+    each shard (methods in the style's order; a shard whose ``meta["nfe"]`` is None, e.g. exact posterior
+    samples, is titled without NFE), each tile with its PSNR (dB) against the ground truth."""
     from ..metrics.pixel import psnr
 
     first = shards[0]
     n, size = min(num_images, first["x0"].shape[0]), tuple(first["x0"].shape[-2:])
-    shards = sorted(shards, key=lambda s: (style.method_order([t["meta"]["method"] for t in shards])
-                                           .index(s["meta"]["method"]), s["meta"]["nfe"]))
+    order = style.method_order([s["meta"]["method"] for s in shards])
+    shards = sorted(shards, key=lambda s: (order.index(s["meta"]["method"]), s["meta"]["nfe"] or 0))
     columns = [("ground truth", first["x0"], False), ("measurement y", first["y"], False)]
-    columns += [(f"{style.display(s['meta']['method'])}\n@{s['meta']['nfe']} NFE", s["samples"][:, 0], True)
-                for s in shards]
+    columns += [(style.display(s["meta"]["method"]) + (f"\n@{s['meta']['nfe']} NFE" if s["meta"]["nfe"] else ""),
+                 s["samples"][:, 0], True) for s in shards]
     fig, axes = plt.subplots(n, len(columns), figsize=(1.25 * len(columns), 1.35 * n + 0.6), squeeze=False)
     for j, (title, images, scored) in enumerate(columns):
         scores = psnr(images[:n].float().clamp(-1, 1), first["x0"][:n].float()) if scored else None

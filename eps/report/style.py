@@ -16,9 +16,10 @@ from matplotlib.colors import to_hex, to_rgb
 # The paper's task order (paper_protocol.md, Table 1 / Table 12): inpainting, super-resolution, deblurring.
 TASK_ORDER = ("inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion")
 
-# Registry methods in the paper's table order, then reference curves; colours from the tab10 family.
+# The exact posterior, registry methods in the paper's table order, reference curves; colours of the tab10 family.
 METHODS = {
     # name: (display name, colour, marker)
+    "exact": ("exact posterior", "#000000", "*"),  # samples of the closed-form posterior (analytic priors)
     "eps": ("EPS", "#1f77b4", "o"),
     "eps_zeroshot": ("EPS zero-shot", "#17becf", "o"),
     "eps_trained": ("EPS trained experts", "#393b79", "o"),
@@ -29,7 +30,7 @@ METHODS = {
     "daps": ("DAPS", "#ff7f0e", "X"),
     "mpgd": ("MPGD", "#7f7f7f", "v"),
     "palette": ("Palette", "#e377c2", "*"),
-    "unconditional": ("unconditional", "#000000", "."),
+    "unconditional": ("unconditional", "#525252", "."),
 }
 UNKNOWN = ("#bcbd22", "h")  # a method not listed above (a new baseline): olive hexagons until it is added here
 
