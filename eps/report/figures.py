@@ -189,7 +189,7 @@ def frontier(table: pd.DataFrame, path, caption: str = "") -> None:
     (log-log, 1 = exact, ticks at the NFE budgets), one legend for all."""
     table = table.assign(label=[style.solver_label(m, s) for m, s in zip(table["method"], table["solver"].fillna(""))])
     tasks = style.task_order(table["task"])
-    cols = 3
+    cols = min(3, len(tasks) + 1)
     rows = math.ceil((len(tasks) + 1) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False, layout="constrained")
     flat = list(axes.flat)
