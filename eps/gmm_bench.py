@@ -51,6 +51,8 @@ from .rng import generator, stream_seed
 from .samplers import check_solver
 
 Tensor = torch.Tensor
+# nfe: the configured budget; nfe_measured, vjp: the denoiser calls and backward passes counted per sample
+# (the names of eps evaluate's summary.csv).
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_measured", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
            "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "prior", "prior_steps", "eps_steps",
            "prior_loss", "eps_loss"]
