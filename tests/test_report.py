@@ -208,3 +208,17 @@ def test_explore_paper_comparison_same_budget_else_nearest():
     assert table.loc[("eps", "ffhq64"), "psnr_paper"] == ffhq.loc[("EPS", 20), "psnr"]  # the same budget
     assert table.loc[("dps", "ffhq64"), "nfe_paper"] == 250  # the paper's only DPS budget
     assert "lpips" not in table and "newbie" not in table.index.get_level_values("method")
+
+
+def test_explore_view_filters_rows_and_drops_empty_columns_and_find_results_names_where_it_looked(tmp_path):
+    from eps.report.explore import find_results, view
+
+    frame = pd.DataFrame({"task": ["sr4", "inpaint_box"], "method": ["eps", "dps"], "psnr": [1.0, 2.0],
+                          "lpips": [float("nan"), 0.1]})
+    assert view(frame, ["sr4"], None).to_dict("records") == [{"task": "sr4", "method": "eps", "psnr": 1.0}]
+    assert list(view(frame, None, ["eps", "dps"]).columns) == ["task", "method", "psnr", "lpips"]
+    with pytest.raises(FileNotFoundError, match="no report/summary.csv under .*nowhere"):
+        find_results(tmp_path / "nowhere")
+    (tmp_path / "run" / "report").mkdir(parents=True)
+    (tmp_path / "run" / "report" / "summary.csv").write_text("dataset\n")
+    assert find_results(tmp_path / "run") == (tmp_path / "run").resolve()
