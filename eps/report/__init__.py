@@ -4,14 +4,17 @@
                --shards <one shard per table cell, for the grids> --out results/x/report
 
 Writes into ``--out``: ``summary.csv`` (the published table's columns plus ``num_samples`` (K),
-``crps_estimator``, ``sec_per_image, cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per
-dataset, K per row, best in bold, published value in parentheses where the dataset matches; the notes state
-K and the CRPS estimator), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
+``crps_estimator``, ``nfe_measured``, ``sec_per_image, cost_ratio``), ``summary.md`` / ``summary.tex`` (task x
+method per dataset in the paper's task order, K per row, headers with units and ↑/↓, best in bold, published value
+in parentheses where the dataset matches; columns empty in every row left out, the notes say why (the evaluation's
+provenance records), and state K, the CRPS estimator and the task parameters), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
 task parameters, operator seed stream, sigma_y and K read from the shards; its provenance record
 ``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, with ``--gmm`` ``gmm.csv`` and ``gmm.png``, and with
 ``--networks LABEL=SERIES:STEPS ...`` (the trained networks of a learning curve) ``learning_curve.csv`` and
 ``learning_curve.png``: every metric against training steps per series, methods without a network as lines.
+Every figure is drawn in the style of :mod:`eps.report.style` and states its setup (shape, seeds, K, NFE budgets,
+hardware where timed) under it.
 """
 from __future__ import annotations
 
