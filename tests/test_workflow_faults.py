@@ -89,3 +89,50 @@ def test_the_plain_command_reruns_a_job_left_incomplete(tmp_path):
     plain = snakemake(cwd)
     assert plain.returncode == 0, plain.stderr[-2000:]
     assert (cwd / "x.txt").read_text() == "whole\n"
+
+
+def tiny_config(cwd: Path, name: str, **train) -> str:
+    """config/tiny.yaml with the training options of each kind in ``train`` overridden, written to ``name``."""
+    cfg = yaml.safe_load((cwd / "config" / "tiny.yaml").read_text())
+    for kind, options in train.items():
+        cfg["train"][kind].update(options)
+    (cwd / name).write_text(yaml.safe_dump(cfg))
+    return name
+
+
+def test_every_job_runs_in_strict_mode(tmp_path):
+    """The project's shell prefix (common.smk) replaces Snakemake's `set -euo pipefail`, so it must restate it: a
+    probe rule appended to the real Snakefile reports the options its shell runs with, and a failure inside a pipe
+    fails the job before the next command; every rule's rendered command parses under that prefix and has no
+    empty test operand (`[ -n  ]`, always true)."""
+    cwd = workdir(tmp_path)
+    with (cwd / "Snakefile").open("a") as f:
+        f.write('\nrule probe_options:\n    output: "options.txt"\n    shell: "set -o > {output}"\n'
+                '\nrule probe_pipe:\n    output: "pipe.txt"\n    shell: "false | cat; echo reached > {output}"\n')
+    assert snakemake(cwd, "options.txt").returncode == 0
+    options = dict(line.split() for line in (cwd / "options.txt").read_text().splitlines())
+    assert options["errexit"] == options["nounset"] == options["pipefail"] == "on"
+    failed = snakemake(cwd, "pipe.txt")
+    assert failed.returncode != 0 and not (cwd / "pipe.txt").exists()
+    for config in ("config/tiny.yaml", "config/default.yaml", "config/paper.yaml"):
+        run = snakemake(cwd, "-n", "-p", "-F", "--configfile", config)
+        assert run.returncode == 0, run.stderr[-2000:]
+        commands = shell_commands(run.stdout)
+        assert len(commands) >= 10
+        for command in commands:
+            assert not re.search(r"\[ -[nz] +\]", command), command
+            check = subprocess.run(["bash", "-n", "-c", f"set -euo pipefail; {command}"], capture_output=True, text=True)
+            assert check.returncode == 0, (command, check.stderr)
+
+
+@pytest.mark.slow  # ~100 s on 2 cores (data, prior, fine-tune); the strict-mode test above covers the mechanism
+def test_a_diverging_training_fails_its_job_and_leaves_no_model(tmp_path):
+    """A fine-tune whose step 2 goes non-finite (lr 1e38) after step 1 was checkpointed: `eps train` exits 2, the
+    pipe into `tee` carries that status, the job fails and the step-1 state is not promoted to the model."""
+    cwd = workdir(tmp_path)
+    config = tiny_config(cwd, "diverge.yaml", eps={"lr": 1.0e38, "ckpt_every": 1})
+    run = snakemake(cwd, "runs/tiny/models/embedded/eps.pt", "--configfile", config)
+    assert run.returncode != 0
+    assert "went non-finite" in (cwd / "runs/tiny/logs/train/embedded/eps.log").read_text()
+    assert (cwd / "runs/tiny/models/embedded/prior.pt").is_file()  # the job before it succeeded
+    assert not (cwd / "runs/tiny/models/embedded/eps.pt").exists()

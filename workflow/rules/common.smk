@@ -28,8 +28,11 @@ NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
 CONFIG_FILES = [str(f) for f in workflow.config_settings.configfiles] or ["config/default.yaml"]
 
 
-# Every job: the commands of this environment, and the configured number of torch threads.
-shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
+# Every job: strict mode (a custom prefix replaces Snakemake's own `set -euo pipefail`, so it is restated: a failed
+# command anywhere in a pipe fails the job and nothing after it runs), the commands of this environment, and the
+# configured number of torch threads.
+STRICT = "set -euo pipefail; "
+shell.prefix(f"{STRICT}export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
              f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
 
 def registered(label: str) -> str:
