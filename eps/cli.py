@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download-weights": ("eps.metrics.weights:main", "fetch the metric networks' weights (sha256-verified)"),
     "sample": ("eps.image_bench:main", "one shard of the image benchmark: measure test images, draw K posterior samples"),
     "cost-bench": ("eps.cost_bench:main", "cost ratio as a benchmark: method vs bare sampler, interleaved repeats, median"),
+    "provenance": ("eps.provenance:main", "committed results: check integrity, report stale ones, publish a report"),
     "report": ("eps.report:main", "summary tables (CSV, Markdown, LaTeX), figures and the exact-posterior table"),
 }
 

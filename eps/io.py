@@ -7,6 +7,8 @@
     state = load_torch("weights/prior.pt", "checkpoint")   # FileNotFoundError / one-line ValueError naming it;
                                                            # a dict whose content_sha256 differs is refused
     frame = read_csv("summary.csv", "summary", columns=["psnr"])   # truncated rows, missing columns: refused
+                                                                   # and, when summary.csv.provenance.json records
+                                                                   # its sha256 and rows, any other content too
 
 Written files get the permissions ``0666 & ~umask`` (what ``open`` would give), not ``mkstemp``'s 0600.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -162,6 +165,44 @@ def load_torch(path: str | os.PathLike, what: str):
     return obj
 
 
+def provenance_path(path: str | os.PathLike) -> Path:
+    """Where the provenance record of results file ``path`` lives: ``<path>.provenance.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".provenance.json")
+
+
+def file_record(path: str | os.PathLike) -> dict:
+    """What a provenance record holds of the file it describes: ``{"sha256", "bytes"}`` and, for a CSV, ``"rows"``
+    (data rows below the header), so a file cut at a line boundary or edited is told apart from what was written."""
+    path = Path(path)
+    record = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    if path.suffix == ".csv":
+        with open(path, newline="") as f:
+            record["rows"] = max(sum(1 for _ in csv.reader(f)) - 1, 0)
+    return record
+
+
+def check_recorded(path: str | os.PathLike, what: str, data: bytes | None = None) -> None:
+    """Refuse ``path`` (its bytes ``data`` if already read) when its provenance record holds a ``table`` digest the
+    file no longer matches: one ``ValueError`` naming the file, the rows recorded and found. No record, or a record
+    without a ``table`` entry (an older format), checks nothing."""
+    path = Path(path)
+    record_file = provenance_path(path)
+    if not record_file.is_file():
+        return
+    try:
+        recorded = json.loads(record_file.read_text()).get("table")
+    except (ValueError, AttributeError) as err:
+        raise ValueError(f"{what} {path}: its provenance record {record_file} is unreadable ({err})") from None
+    if not recorded:
+        return
+    data = path.read_bytes() if data is None else data
+    if hashlib.sha256(data).hexdigest() != recorded["sha256"]:
+        rows = max(len(list(csv.reader(io.StringIO(data.decode(errors="replace"))))) - 1, 0)
+        raise ValueError(f"{what} {path} is not the file its provenance record describes ({recorded.get('rows', '?')} "
+                         f"rows, sha256 {recorded['sha256'][:12]}; now {rows} rows): truncated or edited, re-make it")
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` through :func:`atomic_path`; returns ``path``."""
     with atomic_path(path) as tmp:
@@ -170,7 +211,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def read_csv(path: str | os.PathLike, what: str, columns: Iterable[str] = (), numeric: Iterable[str] = ()):
-    """A pandas frame from a CSV written whole: a missing file is a ``FileNotFoundError``; a file not ending in
+    """A pandas frame from a CSV written whole: a missing file is a ``FileNotFoundError``; a file that differs from
+    the sha256 its provenance record holds (:func:`check_recorded`: cut at a line boundary, edited), one not ending in
     a newline (truncated), a row whose field count differs from the header's, a missing column of ``columns``
     or a non-numeric value in ``numeric`` (empty cells are missing values) is one ``ValueError`` naming it."""
     import pandas as pd
@@ -178,7 +220,9 @@ def read_csv(path: str | os.PathLike, what: str, columns: Iterable[str] = (), nu
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
-    text = path.read_text()
+    data = path.read_bytes()
+    check_recorded(path, what, data)
+    text = data.decode()
     if not text.endswith("\n"):
         raise ValueError(f"{what} {path} is truncated (its last line is incomplete)")
     rows = list(csv.reader(io.StringIO(text)))
