@@ -8,12 +8,14 @@
   benchmark's ``gmm.shape`` (which must also fit in memory);
 * a ``methods`` entry's own ``train`` options and ``continues`` belong to a method with a trained network, and
   ``continues`` names an entry of the same kind whose training differs only by fewer ``steps``;
+* dataset names are plain words (``DATASET_NAME``: they name folders and a workflow wildcard);
 * ``num_test`` of an embedded dataset is at most its number of test patches (a folder dataset is counted
   when its zip is read, by ``eps sample``).
 """
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 from .gmm_bench import check_problem
@@ -24,6 +26,8 @@ from .rng import generator
 # Methods that sample with their own trained network -> the `eps train` kind that produces it (the workflow's
 # training rules follow this table).
 TRAINED = {"eps": "eps", "palette": "palette"}
+# A dataset name names folders and the workflow's {dataset} wildcard (workflow/rules/common.smk).
+DATASET_NAME = "[A-Za-z0-9_-]+"
 
 
 def non_finite(value, path: str = "config") -> list[str]:
@@ -89,6 +93,8 @@ def check_config(config: Mapping) -> None:
         except ValueError as err:
             raise ValueError(f"config: methods.{name}.options: {err}") from None
     for dataset, ds in config["datasets"].items():
+        if not re.fullmatch(DATASET_NAME, dataset):  # it names folders and a workflow wildcard
+            raise ValueError(f"config: dataset name {dataset!r} must match {DATASET_NAME} (letters, digits, _ and -)")
         r = ds["resolution"]
         for task, params in config["tasks"].items():
             try:

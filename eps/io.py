@@ -15,6 +15,7 @@ Written files get the permissions ``0666 & ~umask`` (what ``open`` would give), 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -40,7 +41,8 @@ def _umask() -> int:
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` (same suffix, so writers can infer the format); on success it
-    replaces ``path``, on any error it is deleted and ``path`` is left as it was."""
+    replaces ``path``, on any error it is deleted and ``path`` is left as it was. An ``OSError`` that names no file
+    (a full disk while writing: ``[Errno 28]``) is re-raised naming ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
@@ -49,6 +51,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, f"{err.strerror or err} (writing {path})") from err
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -138,12 +144,17 @@ def _compact(obj):
 
 def save_torch(obj, path: str | os.PathLike) -> None:
     """``torch.save`` through :func:`atomic_path`; views are saved as what they hold, and a dict gets its
-    :func:`content_digest` under :data:`DIGEST_KEY` (checked by :func:`load_torch`)."""
+    :func:`content_digest` under :data:`DIGEST_KEY` (checked by :func:`load_torch`). A failed write is an
+    ``OSError`` naming ``path``."""
     obj = _compact(obj)
     if isinstance(obj, dict):
         obj = {**obj, DIGEST_KEY: content_digest(obj)}
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as err:  # torch reports a failed write (a full disk) as a multi-line RuntimeError
+            last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise OSError(errno.EIO, f"torch.save failed: {last[:160]}") from err  # atomic_path names the file
 
 
 def load_torch(path: str | os.PathLike, what: str):

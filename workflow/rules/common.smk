@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from eps.config_check import TRAINED, network_options
+from eps.config_check import DATASET_NAME, TRAINED, network_options
 from eps.methods import available_methods
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
@@ -65,7 +65,7 @@ if _unknown:
                      f"registered methods: {', '.join(available_methods())}")
 
 wildcard_constraints:
-    dataset="[A-Za-z0-9_-]+",
+    dataset=DATASET_NAME,
     task="|".join(TASKS),
     method="[a-z][a-z0-9_]*",
     nfe=r"\d+",
