@@ -157,15 +157,16 @@ def save_torch(obj, path: str | os.PathLike) -> None:
             raise OSError(errno.EIO, f"torch.save failed: {last[:160]}") from err  # atomic_path names the file
 
 
-def load_torch(path: str | os.PathLike, what: str):
-    """``torch.load(path, weights_only=True)`` on the CPU; a missing file is a ``FileNotFoundError``, an
-    unreadable one or a dict whose content no longer matches its stored digest a one-line ``ValueError``,
-    each naming ``what`` and ``path``. The digest key is removed from what is returned."""
+def load_torch(path: str | os.PathLike, what: str, data: bytes | None = None):
+    """``torch.load(path, weights_only=True)`` on the CPU (of ``data``, the bytes already read and verified from
+    ``path``, when given); a missing file is a ``FileNotFoundError``, an unreadable one or a dict whose content no
+    longer matches its stored digest a one-line ``ValueError``, each naming ``what`` and ``path``. The digest key
+    is removed from what is returned."""
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path if data is None else io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:  # torch's own message spans many lines; keep its kind and first line
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ValueError(f"{what} {path} is corrupt or not a torch file ({type(err).__name__}: {first[:120]})") from err

@@ -248,6 +248,44 @@ def test_a_planted_metric_weight_file_is_refused_before_loading(tmp_path, monkey
         find_weights("inception", tmp_path / "w")
 
 
+def test_weights_and_pickles_are_loaded_from_the_bytes_that_were_hashed(tmp_path, monkeypatch):
+    """Hash, then load the same bytes: a file swapped after its check is never what gets loaded."""
+    import dataclasses
+
+    import eps.metrics.weights as weights
+    from eps.nn import checkpoint
+
+    good = tmp_path / "w" / weights.WEIGHTS["alexnet"].filename
+    good.parent.mkdir()
+    torch.save({"features.0.weight": torch.ones(2)}, good)
+    monkeypatch.setitem(weights.WEIGHTS, "alexnet", dataclasses.replace(
+        weights.WEIGHTS["alexnet"], size=good.stat().st_size, sha256=weights.sha256_of(good)))
+    real_verify = weights.verify
+
+    def verify_then_swap(path, entry, data=None):
+        real_verify(path, entry, data)
+        path.write_bytes(b"planted after the check")
+
+    monkeypatch.setattr(weights, "verify", verify_then_swap)
+    path, data = weights.find_weights("alexnet", good.parent)
+    assert load_torch(path, "AlexNet weights", data)["features.0.weight"].sum() == 2
+
+    pkl = tmp_path / "edm.pkl"
+    pkl.write_bytes(pickle.dumps({"ema": "network"}))
+    digest = weights.sha256_of(pkl)
+    real_verify_pickle = checkpoint.verify_pickle
+
+    def verify_pickle_then_swap(pickle_path, data, sha256, allow):
+        out = real_verify_pickle(pickle_path, data, sha256, allow)
+        pickle_path.write_bytes(pickle.dumps(_Runs(tmp_path / "ran")))
+        return out
+
+    monkeypatch.setattr(checkpoint, "verify_pickle", verify_pickle_then_swap)
+    with pytest.raises(ValueError, match="'ema' entry is not an EDM network"):  # the verified bytes were unpickled
+        checkpoint.convert_edm_pickle(pkl, tmp_path / "net.pt", sha256=digest)
+    assert not (tmp_path / "ran").exists()
+
+
 class _Runs:
     """Unpickling this touches a file: the code-execution a pickle can carry."""
 
