@@ -572,6 +572,16 @@ def test_a_moved_learned_cache_resumes_and_no_log_is_rewritten(capsys, tmp_path)
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in logs} == logs
 
 
+def test_a_training_log_cut_at_a_line_boundary_is_refused(capsys, tmp_path):
+    args = [*GMM, "--prior", "learned", "--methods", "eps", "--prior-steps", "4", "--eps-steps", "2", "--num-train",
+            "64", "--model-channels", "8", "--threads", "1", "--cache", str(tmp_path / "c"), "--out",
+            str(tmp_path / "g.csv")]
+    assert run(capsys, *args)[0] == 0
+    (log,) = (tmp_path / "c").rglob("prior.log.csv")
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:-1]))  # the last step's row gone
+    refused(capsys, *args, says="holds 3 rows for a 4-step run: cut or damaged")
+
+
 def test_a_baseline_that_ignores_the_interpolant_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
     import eps.gmm_bench as bench
 
