@@ -5,7 +5,10 @@ repository and driven on CPU in float64) on a tiny problem -- the Gaussian-mixtu
 in for the network, the operator, the measurement, the release's time grid, every N(0, I) draw it made (mapped to
 pixel space where the release draws in its spectral basis) and its output -- and ``meta_*`` entries naming the
 release, commit, file, the command that regenerates it and the date. The drivers are ours, in
-``tests/fixtures/drivers/`` (run by hand, never in CI). Our implementation, fed the same draws, must reproduce the
+``tests/fixtures/drivers/`` (run by hand, never in CI). Run on 2026-12-07 on snapshots of the releases: k-diffusion's
+reproduces its fixture bit for bit, DDRM's wrote the committed ddrm fixtures, DDNM's reproduces its inpainting cases
+(not yet its sr case); the DPS, PiGDM, MPGD and DAPS drivers are written from the releases' entry points and not yet
+run (their fixtures are the original 2026-11-29 recordings). Our implementation, fed the same draws, must reproduce the
 output within the method's tolerance below. The backbone solvers are checked against k-diffusion live where it
 imports, else against its recorded fixture (``tests/test_solvers.py``).
 
