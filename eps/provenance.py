@@ -48,14 +48,16 @@ def config_hash(config: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def git_commit(cwd: str | os.PathLike | None = None) -> dict[str, Any]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the repository containing ``cwd`` (tracked files only)."""
+def git_commit(cwd: str | os.PathLike | None = None, ignore: Iterable[str | os.PathLike] = ()) -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the repository containing ``cwd`` (tracked files only;
+    changes to the files ``ignore`` do not count: a committed table being regenerated in place and its record)."""
     cwd = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True, check=True, timeout=10).stdout
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 *(f":(exclude,top){repo_key(p)}" for p in ignore if repo_key(p))],
+                                cwd=cwd, capture_output=True, text=True, check=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": sha, "dirty": bool(status.strip())}
@@ -92,7 +94,7 @@ def provenance(config: Mapping[str, Any] | None = None, seeds: Iterable[int] = (
     record = {
         "format": FORMAT,
         "command": " ".join(["eps", *sys.argv[1:]]) if Path(sys.argv[0]).name == "eps" else " ".join(sys.argv),
-        "git": git_commit(),
+        "git": git_commit(ignore=[] if results_path is None else [results_path, provenance_path(results_path)]),
         "config_hash": config_hash(config),
         "config": dict(config or {}),
         "seeds": sorted({int(s) for s in seeds}),
