@@ -55,7 +55,7 @@ def git_commit(cwd: str | os.PathLike | None = None, ignore: Iterable[str | os.P
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
                                  *(f":(exclude,top){repo_key(p)}" for p in ignore if repo_key(p))],
                                 cwd=cwd, capture_output=True, text=True, check=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
