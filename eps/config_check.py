@@ -20,11 +20,7 @@ from .gmm_bench import check_problem
 from .methods import available_methods, get_method
 from .operators import make_operator
 from .rng import generator
-
-# Methods that sample with their own trained network -> the `eps train` kind that produces it (the workflow's
-# training rules follow this table).
-TRAINED = {"eps": "eps", "palette": "palette"}
-
+from .workflow_plan import TRAINED, network_options
 
 def non_finite(value, path: str = "config") -> list[str]:
     """Keys (``a.b[2]``) of every NaN or infinite number in a nested config."""
@@ -44,12 +40,6 @@ def embedded_test_count(resolution: int) -> int:
 
     sizes = [load_picture(name).shape[:2] for name in TEST_PICTURES]
     return sum((H // s // resolution) * (W // s // resolution) for H, W in sizes for s in SCALES)
-
-
-def network_options(config: Mapping, label: str) -> dict:
-    """The training options of the network a trained ``methods`` entry samples with."""
-    spec = config["methods"][label]
-    return {**config["train"][TRAINED[spec.get("method", label)]], **spec.get("train", {})}
 
 
 def check_networks(config: Mapping) -> None:
@@ -106,4 +96,4 @@ def check_config(config: Mapping) -> None:
         raise ValueError(f"config: gmm.shape: {err}") from None
 
 
-__all__ = ["TRAINED", "check_config", "check_networks", "network_options", "non_finite", "embedded_test_count"]
+__all__ = ["check_config", "check_networks", "non_finite", "embedded_test_count"]

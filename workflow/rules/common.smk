@@ -7,16 +7,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from eps.config_check import TRAINED, network_options
+from eps import workflow_plan as plan
 from eps.methods import available_methods
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
 from eps.provenance import config_hash
-
-# Methods that sample with their own trained network, and the training kind that produces it
-# (eps.config_check.TRAINED); the kinds trained once per task (Palette is a per-task model, Saharia et al. 2022)
-# rather than on every task at once.
-PER_TASK = {"palette"}
 
 OUT = config["out"]
 DATA = config["data_dir"]
@@ -33,26 +28,15 @@ shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH 
              f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
 
 def registered(label: str) -> str:
-    """The registered method a ``methods`` entry runs (its ``method`` key, else its own name)."""
-    return config["methods"][label].get("method", label)
+    return plan.registered(config, label)
 
 
 def network_stem(label: str) -> str | None:
-    """The network a ``methods`` entry samples with (None: no trained network): its training kind's shared network
-    (``eps``, ``palette``), or its own, named by the entry, when it sets ``train`` or ``continues``."""
-    kind = TRAINED.get(registered(label))
-    spec = config["methods"][label]
-    return None if kind is None else label if ("train" in spec or "continues" in spec) else kind
+    return plan.network_stem(config, label)
 
 
-# Every trained network but the prior: stem -> (kind, training options of the kind overridden by the entry's
-# `train`, the stem whose training state it continues or None). A per-task kind trains <stem>_<task>.
-NETWORKS = {network_stem(m): (TRAINED[registered(m)], network_options(config, m),
-                              network_stem(config["methods"][m]["continues"]) if "continues" in config["methods"][m]
-                              else None)
-            for m in config["methods"] if network_stem(m)}
-MODELS = {f"{stem}_{task}" if kind in PER_TASK else stem: stem
-          for stem, (kind, _, _) in NETWORKS.items() for task in (TASKS if kind in PER_TASK else [None])}
+NETWORKS = plan.networks(config)  # stem -> Network(kind, options, continues): every trained network but the prior
+MODELS = plan.models(config)  # network file stem (<stem>, or <stem>_<task> for a per-task kind) -> network stem
 
 
 _unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
@@ -88,8 +72,7 @@ def shard_range(dataset: str, shard: int) -> tuple[int, int]:
 
 def runs():
     """Every (dataset, task, method, nfe) cell of the results table."""
-    return [(d, t, m, n) for d in config["datasets"] for t in config["tasks"]
-            for m, spec in config["methods"].items() for n in spec["nfe"]]
+    return plan.cells(config)
 
 
 def shard_path(dataset, task, method, nfe, seed, shard) -> str:
@@ -111,16 +94,8 @@ def task_cells(dataset, task) -> list[tuple]:
 
 
 def model_file(stem: str, dataset: str, task: str) -> str:
-    """The file of network ``stem`` (a key of ``NETWORKS``) that samples ``task``: ``<stem>.pt`` or, for a per-task
-    kind, ``<stem>_<task>.pt``."""
-    name = f"{stem}_{task}" if NETWORKS[stem][0] in PER_TASK else stem
-    return f"{OUT}/models/{dataset}/{name}.pt"
-
-
-def model_tasks(model: str) -> list[str]:
-    """The tasks the network file named ``model`` (a key of ``MODELS``) trains on."""
-    stem = MODELS[model]
-    return [model.removeprefix(f"{stem}_")] if NETWORKS[stem][0] in PER_TASK else list(config["tasks"])
+    """The file of network ``stem`` (a key of ``NETWORKS``) that samples ``task``."""
+    return f"{OUT}/models/{dataset}/{plan.model_name(config, stem, task)}.pt"
 
 
 def prior_checkpoint(dataset: str) -> str:
