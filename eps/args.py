@@ -185,7 +185,8 @@ def _methods_help() -> str:
 
 
 def add_method(p):
-    p.add_argument("--method", required=True, help=f"registered method, one of: {_methods_help()}")
+    p.add_argument("--method", required=True, type=one_of(method_names(), "method"),
+                   help=f"registered method, one of: {_methods_help()}")
 
 
 def add_methods(p, default: str = "eps", budgets: bool = False):

@@ -40,7 +40,7 @@ from .io import check_writable, save_torch
 from .methods.eps import Unconditional
 from .methods import CountingPrior, Method, Problem, Prior, with_solver
 from .operators import LinearOperator, make_operator, task_params
-from .parsers import build
+from .parsers import build, require_networks
 from .progress import Progress
 from .rng import generator, stream_seed
 
@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(a.device)
     method = with_solver(a.method, a.solver, **_json(a.options, "--options"))
     params = task_params(a.task, **_json(a.task_params, "--task-params"))
+    require_networks(a, [a.method])
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     try:  # the task must fit the backbone's images before any work (e.g. sr4 factor vs resolution)
         make_operator(a.task, prior.image_shape, 1, generator(0), **params)

@@ -219,6 +219,17 @@ def download_weights(p):
     p.add_argument("--out", help="one file: where to write it")
 
 
+def require_networks(args: argparse.Namespace, methods: list[str]) -> None:
+    """A method that samples with a trained network (``eps``, ``palette``) needs its ``--<kind>-net`` file."""
+    from .workflow_plan import TRAINED
+
+    for method in methods:
+        kind = TRAINED.get(method)
+        if kind and getattr(args, f"{kind}_net") is None:
+            raise ValueError(f"method {method} samples with a trained {kind} network: pass --{kind}-net FILE "
+                             f"(made by `eps train --kind {kind}`)")
+
+
 BUILDERS = {"gmm-bench": gmm_bench, "frontier": frontier, "prepare-data": prepare_data, "convert-edm": convert_edm,
             "train": train, "evaluate": evaluate, "download-weights": download_weights, "sample": sample,
             "cost-bench": cost_bench, "report": report}
@@ -233,4 +244,4 @@ def build(command: str) -> Parser:
     return p
 
 
-__all__ = ["BUILDERS", "build", "TRAIN_DEFAULTS", "LEARNED_DEFAULTS"]
+__all__ = ["BUILDERS", "build", "require_networks", "TRAIN_DEFAULTS", "LEARNED_DEFAULTS"]
