@@ -10,7 +10,9 @@ holds no math. A --configfile replaces config/default.yaml instead of being merg
 profiles/default/ by itself (rerun-incomplete: a job interrupted mid-way is re-run by the plain command).
 Every value a rule puts into a shell command is quoted (`{x:q}`, shlex.quote): paths may hold spaces.
 """
-from snakemake.utils import min_version, validate
+import sys
+
+from snakemake.utils import min_version
 
 from eps.config_check import check_config
 
@@ -20,8 +22,10 @@ if not workflow.config_settings.configfiles:
     configfile: "config/default.yaml"
 
 
-validate(config, "config/schema.yaml", set_default=True)
-check_config(config)  # what the schema cannot state: finite numbers, method options, task vs resolution sizes
+try:  # config/schema.yaml (defaults filled in) and what it cannot state: one line naming the key, then stop
+    check_config(config, f"{workflow.basedir}/config/schema.yaml")
+except ValueError as err:
+    sys.exit(str(err))
 
 
 include: "workflow/rules/common.smk"

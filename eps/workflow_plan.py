@@ -100,6 +100,11 @@ def curve_point(config: Mapping, label: str) -> str:
     return f"{label}={series(config, label)}:{network_options(config, label)['steps']}"
 
 
+def download_name(entry: Mapping) -> str:
+    """The file name under weights_dir of a published file (``file``, else the last part of its ``url``)."""
+    return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
+
+
 def cells(config: Mapping) -> list[tuple[str, str, str, int]]:
     """Every (dataset, task, method, NFE) cell of the results table."""
     return [(d, t, m, n) for d in config["datasets"] for t in config["tasks"]
@@ -107,4 +112,4 @@ def cells(config: Mapping) -> list[tuple[str, str, str, int]]:
 
 
 __all__ = ["TRAINED", "PER_TASK", "Network", "registered", "network_options", "network_stem", "networks", "model_name",
-           "models", "model_tasks", "training_options", "training_identity", "series", "curve_point", "cells"]
+           "models", "model_tasks", "training_options", "training_identity", "series", "curve_point", "download_name", "cells"]

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from eps import workflow_plan as plan
-from eps.methods import available_methods
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
 from eps.provenance import config_hash
@@ -38,12 +37,6 @@ def network_stem(label: str) -> str | None:
 NETWORKS = plan.networks(config)  # stem -> Network(kind, options, continues): every trained network but the prior
 MODELS = plan.models(config)  # network file stem (<stem>, or <stem>_<task> for a per-task kind) -> network stem
 
-
-_unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
-            | set(config.get("frontier", {}).get("methods", []))) - set(available_methods())
-if _unknown:
-    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; "
-                     f"registered methods: {', '.join(available_methods())}")
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_-]+",
@@ -109,8 +102,7 @@ def class_labels(dataset: str) -> str:
     return config["datasets"][dataset].get("checkpoint", {}).get("class_labels", "none")
 
 
-def download_name(entry: dict) -> str:
-    return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
+download_name = plan.download_name
 
 
 def converted_name(entry: dict) -> str:
@@ -123,19 +115,6 @@ def downloads() -> dict[str, dict]:
     FID reference statistics)."""
     return {download_name(ds[key]): ds[key] for ds in config["datasets"].values()
             for key in ("checkpoint", "fid_reference") if key in ds}
-
-
-_pickles = {d: download_name(ds["checkpoint"]) for d, ds in config["datasets"].items() if "checkpoint" in ds}
-if any(not name.endswith(".pkl") for name in _pickles.values()):
-    raise ValueError(f"config: a dataset checkpoint must be a published EDM pickle (*.pkl), got {_pickles}")
-if _pickles and "edm_source" not in config:
-    raise ValueError(f"config: datasets {sorted(_pickles)} use a published EDM pickle, and converting it needs the "
-                     "NVlabs/edm source: git clone https://github.com/NVlabs/edm and set edm_source: <that folder>")
-_no_stats = [d for d, ds in config["datasets"].items() if "fid_reference" not in ds]
-if config["evaluate"]["fid_statistics"] and _no_stats:
-    raise ValueError(f"config: evaluate.fid_statistics is true but datasets {_no_stats} have no fid_reference")
-if config["evaluate"]["crps_estimator"] == "fair" and SAMPLE["num_samples"] < 2:
-    raise ValueError(f"config: the fair CRPS estimator needs sample.num_samples >= 2 (K), got {SAMPLE['num_samples']}")
 
 
 def task_tag(task: str) -> str:
