@@ -153,6 +153,15 @@ def check_method_names(config: Mapping) -> None:
             raise ValueError(f"config: {where}: " + unknown("method", name, valid, "registered methods"))
 
 
+def check_select(config: Mapping) -> None:
+    """The names in ``select`` (the cells of the target rule ``select``) are configured ones."""
+    for key in ("datasets", "tasks", "methods"):
+        for i, name in enumerate(config.get("select", {}).get(key, [])):
+            if name not in config[key]:
+                raise ValueError(f"config: select.{key}[{i}]: " + unknown(key[:-1], name, list(config[key]),
+                                                                        f"configured {key}"))
+
+
 def check_published_files(config: Mapping) -> None:
     """The paper run's published files (module docstring), refused at planning rather than after downloads."""
     pickles = {d: ds["checkpoint"] for d, ds in config["datasets"].items() if "checkpoint" in ds}
@@ -191,6 +200,7 @@ def check_config(config: dict, schema: str | Path = SCHEMA) -> None:
         raise ValueError(f"config: {bad[0]}: must be a finite number (got NaN or infinity)")
     check_method_names(config)
     check_networks(config)
+    check_select(config)
     check_published_files(config)
     for name, spec in config["methods"].items():
         try:
@@ -216,4 +226,4 @@ def check_config(config: dict, schema: str | Path = SCHEMA) -> None:
 
 
 __all__ = ["check_config", "check_schema", "load_schema", "schema_error", "check_method_names", "check_networks",
-           "check_published_files", "non_finite", "embedded_test_count"]
+           "check_select", "check_published_files", "non_finite", "embedded_test_count"]

@@ -105,6 +105,40 @@ def download_name(entry: Mapping) -> str:
     return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
 
 
+def training_images(config: Mapping) -> dict[tuple[str, str], int]:
+    """``(dataset, network file stem) -> images seen in training`` (steps x batch; a network that ``continues``
+    another trains only its extra steps) of every network the config trains, the prior where no published
+    checkpoint is named."""
+    from .parsers import TRAIN_DEFAULTS
+
+    def images(options: Mapping, start_steps: int = 0) -> int:
+        return (options["steps"] - start_steps) * options.get("batch", TRAIN_DEFAULTS["batch"])
+
+    nets = networks(config)
+    out = {}
+    for dataset, ds in config["datasets"].items():
+        if "checkpoint" not in ds:
+            out[(dataset, "prior")] = images(config["train"]["prior"])
+        for model, stem in models(config).items():
+            start = nets[stem].continues
+            out[(dataset, model)] = images(nets[stem].options, nets[start].options["steps"] if start else 0)
+    return out
+
+
+def training_estimate(config: Mapping) -> str | None:
+    """One line: the training GPU-hours of the plan at the config's stated throughput
+    (``train.images_per_gpu_second``, per dataset), or None when the config states none."""
+    rates = config["train"].get("images_per_gpu_second")
+    if not rates:
+        return None
+    per_net = training_images(config)
+    hours = {key: n / rates[key[0]] / 3600 for key, n in per_net.items() if key[0] in rates}
+    unrated = sorted({d for d, _ in per_net} - set(rates))
+    return (f"training estimate (not measured): {len(hours)} networks, {sum(hours.values()):,.0f} GPU-hours at "
+            + ", ".join(f"{d} {rates[d]:g} images/GPU-s" for d in rates)
+            + (f"; no throughput stated for {', '.join(unrated)}" if unrated else ""))
+
+
 def cells(config: Mapping) -> list[tuple[str, str, str, int]]:
     """Every (dataset, task, method, NFE) cell of the results table."""
     return [(d, t, m, n) for d in config["datasets"] for t in config["tasks"]
@@ -112,4 +146,4 @@ def cells(config: Mapping) -> list[tuple[str, str, str, int]]:
 
 
 __all__ = ["TRAINED", "PER_TASK", "Network", "registered", "network_options", "network_stem", "networks", "model_name",
-           "models", "model_tasks", "training_options", "training_identity", "series", "curve_point", "download_name", "cells"]
+           "models", "model_tasks", "training_options", "training_identity", "series", "curve_point", "download_name", "training_images", "training_estimate", "cells"]

@@ -78,6 +78,31 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
         for dataset in ("ffhq64", "imagenet64"):
             assert f"runs/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
     assert "runs/paper/metrics/imagenet64/deblur_motion.summary.csv" in run.stdout
+    # the planned training, as an estimate from the config's stated throughput: 2 datasets x (EPS + 5 Palette)
+    from eps.workflow_plan import training_estimate
+
+    assert counts["train_conditional"] == 12 and training_estimate(cfg) in run.stderr
+    assert "training estimate (not measured): 12 networks" in run.stderr
+
+
+def test_select_runs_only_the_named_cells_with_targets_before_the_configfile(tmp_path):
+    """docs/paper_run.md: one method on one task, the target rule before --configfile, the cells by --config."""
+    cwd = workdir(tmp_path)
+    run = snakemake(cwd, "select", "-n", "--configfile", "config/paper.yaml", "--config",
+                    "select={methods: [eps], tasks: [sr4]}")
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    assert counts["sample"] == 2 * 3 * 4 and counts["train_conditional"] == 2  # 2 datasets x 3 NFE x 4 shards; EPS
+    assert "evaluate" not in counts and "palette" not in run.stdout.replace("palette-net", "")
+    assert all(line.split("samples/")[1].split("/")[1:3] == ["sr4", "eps"]
+               for line in run.stdout.splitlines() if "output: runs/paper/samples/" in line)
+
+
+def test_download_and_clone_jobs_run_where_snakemake_runs():
+    """Compute nodes have no internet: every rule that fetches or asks for a manual step is a local rule."""
+    text = "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    local = {name.strip() for line in re.findall(r"^\s*localrules:([^#\n]*)", text, re.M) for name in line.split(",")}
+    assert {"download", "edm_source", "manual_download", "metric_weights"} <= local
 
 
 def test_slurm_profile_dry_run(tmp_path):

@@ -22,6 +22,11 @@ NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
 CONFIG_FILES = [str(f) for f in workflow.config_settings.configfiles] or ["config/default.yaml"]
 
 
+# The dry run states the training it plans, when the config gives a throughput figure (an estimate, labelled so).
+if (_estimate := plan.training_estimate(config)) is not None:
+    print(_estimate, file=sys.stderr)
+
+
 # Every job: the commands of this environment, and the configured number of torch threads.
 shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
              f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
@@ -75,6 +80,15 @@ def shard_path(dataset, task, method, nfe, seed, shard) -> str:
 def shards_of(dataset, task, method, nfe) -> list[str]:
     return [shard_path(dataset, task, method, nfe, seed, k) for seed in SAMPLE["seeds"]
             for k in range(num_shards(dataset))]
+
+
+def selected_outputs() -> list[str]:
+    """The outputs of the target rule ``select`` (Snakefile)."""
+    chosen = config.get("select", {})
+    cells = [c for c in runs() if all(c[i] in chosen.get(key, [c[i]]) for i, key in enumerate(("datasets", "tasks", "methods")))]
+    shards = [s for cell in cells for s in shards_of(*cell)]
+    summaries = [] if "methods" in chosen else sorted({summary_path(d, t) for d, t, _, _ in cells})
+    return shards + summaries
 
 
 def summary_path(dataset, task) -> str:
