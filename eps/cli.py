@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"eps: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        from .args import unknown
+
+        print(f"eps: error: {unknown('command', name, list(COMMANDS))}", file=sys.stderr)
         return 2
     from .parsers import build
 
