@@ -191,6 +191,8 @@ def report(p):
     p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv",
                    help="the paper's runtime table")
     p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
+    p.add_argument("--seeds", nargs="*", type=nonnegative_int, default=[],
+                   help="the sampling seeds of the summaries, for the captions (default: those of --shards)")
     p.add_argument("--grid-images", type=positive_int, default=4, help="test images per qualitative grid")
     p.add_argument("--device-label", default="this machine", help="where the samples were timed (cost figure)")
     p.add_argument("--config-files", nargs="*", default=[],
