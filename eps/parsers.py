@@ -15,7 +15,7 @@ import argparse
 
 from .args import (Parser, add_device, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
                    add_out, add_seed, add_seeds, add_shape, add_sigma_y, add_solver, add_solvers, add_task, add_task_params,
-                   add_tasks, add_threads, fraction, int_list, nonnegative_int, one_of, positive_float, positive_int)
+                   add_tasks, add_threads, fraction, int_at_least, int_list, nonnegative_int, one_of, positive_float, positive_int)
 from .names import CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PRECONDS
 
 # eps train: TrainConfig's defaults, and the UNet of a prior trained from scratch.
@@ -26,11 +26,7 @@ LEARNED_DEFAULTS = dict(prior_steps=800, eps_steps=800, batch=64, lr=2e-3, num_t
                         precond="edm", model_channels=16)
 
 
-def at_least_two(text: str) -> int:
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be >= 2 (the sample covariance needs two samples), got {text!r}")
-    return value
+at_least_two = int_at_least(2, " (the sample covariance needs two samples)")
 
 
 def gmm_bench(p):
