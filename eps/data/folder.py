@@ -14,7 +14,6 @@ the crop; it does not catch a shifted or different crop, a flip, a strong edit o
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
