@@ -12,6 +12,8 @@ tests/test_cli.py.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from .args import (Parser, add_device, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
                    add_out, add_seed, add_seeds, add_shape, add_sigma_y, add_solver, add_solvers, add_task, add_task_params,
@@ -228,9 +230,23 @@ def require_networks(args: argparse.Namespace, methods: list[str]) -> None:
                              f"(made by `eps train --kind {kind}`)")
 
 
+def provenance(p):
+    sub = p.add_subparsers(dest="action", required=True, help="what to do with the committed results")
+    for name, text in (("check", "verify committed results: bytes == recorded sha256, clean commit, ancestor of HEAD"),
+                       ("stale", "report results whose declared code changed since their recorded commit")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("tables", nargs="*", type=Path, help="results files (default: every committed table)")
+    pub = sub.add_parser("publish", help="copy a run's report into the committed folder: all files or none")
+    pub.add_argument("--source", type=Path, required=True, help="the run's report folder")
+    pub.add_argument("--to", type=Path, required=True, help="the committed folder (replaced whole)")
+    pub.add_argument("--files", nargs="+", required=True, help="paths relative to --source")
+    pub.add_argument("--allow-dirty", action="store_true", default=os.environ.get("EPS_PUBLISH_ALLOW_DIRTY") == "1",
+                     help="tests only (or EPS_PUBLISH_ALLOW_DIRTY=1): publish results made from a dirty tree")
+
+
 BUILDERS = {"gmm-bench": gmm_bench, "frontier": frontier, "prepare-data": prepare_data, "convert-edm": convert_edm,
             "train": train, "evaluate": evaluate, "download-weights": download_weights, "sample": sample,
-            "cost-bench": cost_bench, "report": report}
+            "cost-bench": cost_bench, "report": report, "provenance": provenance}
 
 
 def build(command: str) -> Parser:

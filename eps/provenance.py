@@ -19,7 +19,6 @@ run's report into the committed folder atomically (:mod:`eps.publish`).
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
 import importlib.metadata
@@ -176,19 +175,9 @@ def committed_tables(root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps provenance", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="action", required=True)
-    for name, text in (("check", "verify committed results: bytes == recorded sha256, clean commit, ancestor of HEAD"),
-                       ("stale", "report results whose declared code changed since their recorded commit")):
-        s = sub.add_parser(name, help=text)
-        s.add_argument("tables", nargs="*", type=Path, help="results files (default: every committed table)")
-    pub = sub.add_parser("publish", help="copy a run's report into the committed folder: all files or none")
-    pub.add_argument("--source", type=Path, required=True, help="the run's report folder")
-    pub.add_argument("--to", type=Path, required=True, help="the committed folder (replaced whole)")
-    pub.add_argument("--files", nargs="+", required=True, help="paths relative to --source")
-    pub.add_argument("--allow-dirty", action="store_true", default=os.environ.get("EPS_PUBLISH_ALLOW_DIRTY") == "1",
-                     help="tests only (or EPS_PUBLISH_ALLOW_DIRTY=1): publish results made from a dirty tree")
-    a = p.parse_args(argv)
+    from .parsers import build
+
+    a = build("provenance").parse_args(argv)
     if a.action == "publish":
         from .publish import publish
 
