@@ -1,5 +1,6 @@
-"""The baselines: one module per method, each registering itself with ``@eps.methods.register_method``.
+"""The baselines: one module per method, named after it, each registering itself with ``@eps.methods.register_method``.
 
-Each module is advertised under the ``eps.methods`` entry-point group in pyproject.toml (``name = baselines.name``):
-adding a baseline is one file here and one line there; ``eps`` itself never imports this package by name.
+This package is one entry of the ``eps.methods`` entry-point group (pyproject.toml) standing for its public modules
+(``_``-prefixed helpers excepted): adding a baseline is adding one file here, and a module is imported only when
+its method is asked for. ``eps`` itself never imports this package by name.
 """

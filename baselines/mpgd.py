@@ -67,7 +67,7 @@ class MPGD(AncestralSampler):
     time_grid = "ddim"
     step_size = 0.0  # 0: the released value for the number of steps (module docstring)
     eta = 0.5
-    clip = True  # clip_denoised: True in the released config
+    clip_denoised = True  # as in the released config (and DPS)
     rule = "released"
 
     def __init__(self, **options):
@@ -81,7 +81,7 @@ class MPGD(AncestralSampler):
 
     def step(self, x, sigma, sigma_next, noise, problem, prior):
         x0_hat = prior.denoise(x, sigma)
-        if self.clip:
+        if self.clip_denoised:
             x0_hat = x0_hat.clamp(-1, 1)
         scale = self.step_size if self.rule == "eps_paper" else self.step_size / vp_alpha(sigma_next)
         x0 = x0_hat + scale * unit_residual_direction(problem, x0_hat)

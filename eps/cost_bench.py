@@ -24,7 +24,7 @@ from .image_bench import _clock, _json, measure
 from .io import write_text
 from .methods import with_solver
 from .operators import task_params
-from .parsers import build
+from .parsers import build, require_networks
 from .posterior import make_pivot
 from .rng import generator
 from .samplers import nfe_of_steps, steps_for_nfe, time_steps
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     device = resolve_device(a.device)
     methods = [with_solver(m.strip(), a.solver) for m in a.methods.split(",") if m.strip()]
+    require_networks(a, [m.name for m in methods])
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     x0 = read_image_zip(a.data)[0][: a.count].to(device)
     problem = measure(x0, a.task, a.sigma_y, a.seed, 0, task_params(a.task, **_json(a.task_params, "--task-params")))

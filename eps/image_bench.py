@@ -41,7 +41,7 @@ from .io import check_writable, save_torch
 from .methods.eps import Unconditional
 from .methods import CountingPrior, Method, Problem, Prior
 from .operators import LinearOperator, make_operator, task_params
-from .parsers import build
+from .parsers import build, require_networks
 from .protocols import build_method, resolve_task
 from .progress import Progress
 from .rng import generator, stream_seed
@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(a.device)
     method, settings = build_method(a.protocol, a.method, a.task, a.solver, _json(a.options, "--options"))
     params = resolve_task(a.protocol, a.task, _json(a.task_params, "--task-params"))
+    require_networks(a, [a.method])
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     try:  # the task must fit the backbone's images before any work (e.g. sr4 factor vs resolution)
         make_operator(a.task, prior.image_shape, 1, generator(0), **params)

@@ -6,6 +6,8 @@ the workflow config schema read the valid values from here; the modules that imp
 """
 from __future__ import annotations
 
+import importlib.util
+import pkgutil
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -24,7 +26,9 @@ GMM_PRIORS = ("analytic", "learned")  # eps.gmm_bench.PRIORS
 # Protocols of the image benchmark: the EPS paper's (App. F) and the DPS/DAPS papers' evaluation.
 PROTOCOLS = ("eps_paper", "dps_daps")
 
-# Methods are modules advertised under this entry-point group; the entry point's name is the method's name.
+# Methods are found through this entry-point group (pyproject.toml): an entry point names a method and the module
+# that registers it, or, when its value is a top-level package (``baselines = "baselines"``), stands for one
+# method per public module of that package, named after the module (adding a baseline is adding one file).
 METHOD_GROUP = "eps.methods"
 # The entry point every installation of this project declares (EPS itself): its absence means installed
 # metadata older than pyproject.toml (an editable install not re-run after a pull).
@@ -33,7 +37,7 @@ PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 
 def _declared() -> dict[str, str]:
-    """``name -> module`` of the ``eps.methods`` entry points pyproject.toml of this source checkout declares."""
+    """``name -> value`` of the ``eps.methods`` entry points pyproject.toml of this source checkout declares."""
     if not PYPROJECT.is_file():
         return {}
     if sys.version_info >= (3, 11):
@@ -44,20 +48,30 @@ def _declared() -> dict[str, str]:
     return dict(project.get("entry-points", {}).get(METHOD_GROUP, {}))
 
 
-def method_modules() -> dict[str, str]:
-    """``method name -> module that registers it`` for every advertised method, without importing any.
+def _advertised() -> dict[str, str]:
+    """The installed entry points, this project's own read from pyproject.toml when the installed metadata
+    predates the built-in one (stale editable install)."""
+    installed = {ep.name: ep.value for ep in entry_points(group=METHOD_GROUP)}
+    if BUILTIN in installed:
+        return installed
+    own = _declared()
+    if BUILTIN not in own:
+        raise RuntimeError(f"the {METHOD_GROUP!r} entry point {BUILTIN!r} (EPS itself) is not installed: "
+                           "run `pip install -e .` in the repository")
+    return {**{k: v for k, v in installed.items() if v.split(".")[0] not in {"eps", "baselines"}}, **own}
 
-    Installed entry points, except that the metadata of this project's own distribution is replaced by the
-    source checkout's pyproject.toml when it lacks the built-in entry point (stale editable install)."""
-    points = {ep.name: ep.value for ep in entry_points(group=METHOD_GROUP)}
-    if BUILTIN not in points:
-        own = _declared()
-        if BUILTIN not in own:
-            raise RuntimeError(f"the {METHOD_GROUP!r} entry point {BUILTIN!r} (EPS itself) is not installed: "
-                               "run `pip install -e .` in the repository")
-        stale = {ep.name for ep in entry_points(group=METHOD_GROUP) if ep.value.split(".")[0] in {"eps", "baselines"}}
-        points = {**{k: v for k, v in points.items() if k not in stale}, **own}
-    return points
+
+def method_modules() -> dict[str, str]:
+    """``method name -> module that registers it`` for every advertised method, without importing any."""
+    modules = {}
+    for name, value in _advertised().items():
+        spec = importlib.util.find_spec(value) if "." not in value else None  # a top-level package: not imported
+        if spec is not None and spec.submodule_search_locations:
+            modules.update({m.name: f"{value}.{m.name}" for m in pkgutil.iter_modules(spec.submodule_search_locations)
+                            if not m.name.startswith("_")})
+        else:
+            modules[name] = value
+    return modules
 
 
 def method_names() -> list[str]:

@@ -183,7 +183,13 @@ def apply_protocol(config: dict) -> dict:
     ``evaluate.crps_estimator`` and ``evaluate.sample_set`` are the protocol's unless set. Method settings are resolved per job by
     ``eps sample --protocol`` (:func:`build_method`). Returns ``config``, changed in place."""
     protocol = check_protocol(config.setdefault("protocol", "eps_paper"))
-    config["tasks"] = {task: resolve_task(protocol, task, overrides) for task, overrides in config["tasks"].items()}
+    tasks = {}
+    for task, overrides in config["tasks"].items():
+        try:
+            tasks[task] = resolve_task(protocol, task, overrides)
+        except ValueError as err:
+            raise ValueError(f"config: tasks.{task}: {err}") from None
+    config["tasks"] = tasks
     for key in ("crps_estimator", "sample_set"):
         config.setdefault("evaluate", {}).setdefault(key, EVALUATION[protocol][key][0])
     return config

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import torch
 
-from ..args import unknown
+from ..args import unknown as unknown_name
 from ..interpolants import Interpolant
 from ..names import method_modules
 from ..operators import LinearOperator
@@ -87,7 +87,8 @@ class Method:
     def __init__(self, **options):
         unknown = set(options) - set(self.options())
         if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; valid: {sorted(self.options())}")
+            first = sorted(unknown)[0]
+            raise ValueError(f"{self.name}: " + unknown_name("option", first, sorted(self.options())))
         for key, value in options.items():
             default = self.options()[key]
             kind = (int, float) if type(default) is float else type(default)
@@ -145,7 +146,7 @@ def load_plugins(names: list[str] | None = None) -> None:
 def get_method(name: str, **options) -> Method:
     load_plugins([name])
     if name not in METHODS:
-        raise ValueError(unknown("method", name, available_methods(), "registered methods"))
+        raise ValueError(unknown_name("method", name, available_methods(), "registered methods"))
     return METHODS[name](**options)
 
 
