@@ -66,4 +66,5 @@ def test_defaults_are_filled_in():
     config = copy.deepcopy(TINY)
     config.pop("threads", None)
     check_config(config)
-    assert config["threads"] == 1 and config["evaluate"]["crps_estimator"] == "fair"
+    assert config["threads"] == 1 and config["evaluate"]["crps_estimator"] == "nrg"  # the eps_paper protocol's
+    assert config["evaluate"]["sample_set"] == "all" and config["tasks"]["sr4"]["filter"] == "box"

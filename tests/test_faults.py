@@ -516,7 +516,7 @@ def test_task_parameters_out_of_range_are_one_line(capsys, data, prior, tmp_path
 def test_gmm_bench_refuses_a_shape_that_sr4_does_not_divide(capsys, tmp_path):
     out = tmp_path / "g.csv"
     refused(capsys, *GMM[:-1], "1,7,7", "--methods", "eps", "--out", str(out),
-            says="--shape 1,7,7 does not fit task sr4: sr4 (filter bicubic): image size 7x7 is not divisible", out=out)
+            says="--shape 1,7,7 does not fit task sr4: sr4 (filter box): image size 7x7 is not divisible", out=out)
 
 
 def test_a_dataset_name_that_is_not_a_word_is_a_config_error():

@@ -83,7 +83,7 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
     from eps.workflow_plan import training_estimate
 
     assert counts["train_conditional"] == 12 and training_estimate(cfg) in run.stderr
-    assert "training estimate (not measured): 12 networks" in run.stderr
+    assert "training estimate (not measured): 13 networks" in run.stderr  # + the FFHQ-64 prior (200 Mimg)
 
 
 def test_select_runs_only_the_named_cells_with_targets_before_the_configfile(tmp_path):
@@ -93,7 +93,7 @@ def test_select_runs_only_the_named_cells_with_targets_before_the_configfile(tmp
                     "select={methods: [eps], tasks: [sr4]}")
     assert run.returncode == 0, run.stderr
     counts = job_counts(run.stdout)
-    assert counts["sample"] == 2 * 3 * 4 and counts["train_conditional"] == 2  # 2 datasets x 3 NFE x 4 shards; EPS
+    assert counts["sample"] == 2 * 3 * 2 and counts["train_conditional"] == 2  # 2 datasets x 3 NFE x 2 shards; EPS
     assert "evaluate" not in counts and "palette" not in run.stdout.replace("palette-net", "")
     assert all(line.split("samples/")[1].split("/")[1:3] == ["sr4", "eps"]
                for line in run.stdout.splitlines() if "output: runs/paper/samples/" in line)
