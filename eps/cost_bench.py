@@ -1,14 +1,24 @@
 """``eps cost-bench``: the cost ratio as a benchmark — a method against the bare backbone sampler, same NFE.
 
-On one batch of measured test images (the problems of ``eps sample``), after one warm-up call of each, the
-method and the unconditional sampler (same solver, same NFE, same rows) run alternately in the same process,
-``--repeats`` times, the order swapped on every repeat. Reported per (method, NFE): the median seconds of
-each, the median of the per-repeat ratios ``seconds / seconds_uncond`` with its quartiles, and for methods
-that query a pivot (EPS) the median seconds of the pivot computations alone (``mu_star``, ``Sigma_star``
-at the same noise levels), so its share of the cost is measured, not assumed.
+On measured test images (the problems of ``eps sample``) the method and the unconditional sampler (same
+solver, grid, NFE and rows) run alternately in the same process after ``--warmups`` calls of each,
+``--repeats`` times, the order swapped on every repeat (drifting load hits both alike). Two protocols:
+
+    batched  (default) ``--count`` images x ``--num-samples`` rows, the method's own solver, the NFE list;
+             per (method, NFE) the *median* seconds of each and the median of the per-repeat ratios
+             ``seconds / seconds_uncond`` with its quartiles (throughput at the benchmark's batch shape)
+    paper    the EPS paper's runtime protocol (App. D.12, Table 11): batch 1 (one image, one sample), the
+             EDM Euler sampler on the Karras grid at NFE 100 for every method that has a backbone solver,
+             2 warm-ups, the *mean* of 5 runs; ``ratio = mean seconds / mean seconds of the bare sampler``
+
+Both report ``spread``: the larger relative standard deviation of the method's and the bare sampler's repeats,
+so a ratio is read against its noise; and for methods that query a pivot (EPS) the seconds of the pivot
+computations alone (``mu_star``, ``Sigma_star`` at the same noise levels), so its share is measured, not assumed.
 
     eps cost-bench --data test.zip --prior prior.pt --eps-net eps.pt --task sr4 --methods eps,dps \\
                    --nfe 1,20,100 --count 4 --num-samples 4 --repeats 7 --out cost.csv
+    eps cost-bench --protocol paper --data test.zip --prior prior.pt --eps-net eps.pt --task sr4 \\
+                   --methods eps,dps,pigdm,ddnm,mpgd,daps --out cost_paper.csv
 """
 from __future__ import annotations
 
@@ -28,15 +38,20 @@ from .posterior import make_pivot
 from .rng import generator
 from .samplers import nfe_of_steps, steps_for_nfe, time_steps
 
-COLUMNS = ["task", "method", "solver", "nfe", "rows", "repeats", "threads", "sec", "sec_uncond", "ratio",
-           "ratio_q25", "ratio_q75", "sec_pivot"]
+COLUMNS = ["task", "method", "solver", "grid", "nfe", "rows", "protocol", "statistic", "warmups", "repeats",
+           "threads", "sec", "sec_uncond", "ratio", "ratio_q25", "ratio_q75", "spread", "sec_pivot"]
+# protocol -> (statistic of the repeated seconds, warm-ups, repeats, solver and grid forced on backbone samplers)
+PROTOCOLS = {"batched": ("median", 1, 7, None), "paper": ("mean", 2, 5, ("euler", "karras"))}
+PAPER = dict(count=1, num_samples=1, nfe=[100])  # EPS paper D.12: batch 1, one image, NFE 100
 
 
-def interleaved(runs: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, list[float]]:
-    """Seconds of each callable over ``repeats`` rounds after one warm-up call each; within a round the
+def interleaved(runs: dict[str, Callable[[], object]], repeats: int, device: torch.device,
+                warmups: int = 1) -> dict[str, list[float]]:
+    """Seconds of each callable over ``repeats`` rounds after ``warmups`` calls each; within a round the
     callables run one after the other, in reversed order on odd rounds (drifting load hits all alike)."""
-    for run in runs.values():
-        run()
+    for _ in range(warmups):
+        for run in runs.values():
+            run()
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     for r in range(repeats):
         for name in (list(runs) if r % 2 == 0 else list(reversed(runs))):
@@ -51,15 +66,24 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return q[0], statistics.median(values), q[2]
 
 
-def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device) -> dict:
-    """One (method, NFE) cell: interleaved method / bare-sampler timing, and the pivot computations alone."""
+def relative_std(values: list[float]) -> float:
+    return statistics.stdev(values) / statistics.mean(values) if len(values) > 1 else float("nan")
+
+
+def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device, statistic: str = "median",
+          warmups: int = 1) -> dict:
+    """One (method, NFE) cell: interleaved method / bare-sampler timing, and the pivot computations alone.
+
+    ``statistic`` (median or mean) summarises each timing's repeats; ``ratio`` is the ratio of those two figures
+    for ``mean`` (the paper's), the median of the per-repeat ratios for ``median``."""
     solver = getattr(method, "solver", Unconditional.solver)
-    bare = Unconditional(solver=solver)
+    grid = getattr(method, "grid", "auto")
+    bare = Unconditional(solver=solver, grid=grid)
     runs = {"method": lambda: method.run(problem, prior, nfe, generator(0, device)),
             "uncond": lambda: bare.run(problem, prior, nfe, generator(0, device))}
     if isinstance(method, PivotSampler):
         ip = prior.interpolant
-        ts = time_steps(ip, steps_for_nfe(nfe, solver))[:-1].to(device)
+        ts = time_steps(ip, steps_for_nfe(nfe, solver), grid=bare.grid)[:-1].to(device)
         x = torch.randn(problem.batch_size, *prior.image_shape, generator=generator(1, device), device=device,
                         dtype=problem.y.dtype)
 
@@ -71,12 +95,16 @@ def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device) 
 
         runs["pivot"] = pivots
     with torch.no_grad():
-        seconds = interleaved(runs, repeats, device)
+        seconds = interleaved(runs, repeats, device, warmups)
     ratios = [m / u for m, u in zip(seconds["method"], seconds["uncond"])]
     q25, ratio, q75 = quartiles(ratios)
-    return {"solver": solver if hasattr(method, "solver") else "", "sec": statistics.median(seconds["method"]),
-            "sec_uncond": statistics.median(seconds["uncond"]), "ratio": ratio, "ratio_q25": q25, "ratio_q75": q75,
-            "sec_pivot": statistics.median(seconds["pivot"]) if "pivot" in seconds else float("nan")}
+    stat = getattr(statistics, statistic)
+    sec, sec_uncond = stat(seconds["method"]), stat(seconds["uncond"])
+    return {"solver": solver if hasattr(method, "solver") else "", "grid": grid if hasattr(method, "grid") else "",
+            "statistic": statistic, "warmups": warmups, "sec": sec, "sec_uncond": sec_uncond,
+            "ratio": sec / sec_uncond if statistic == "mean" else ratio, "ratio_q25": q25, "ratio_q75": q75,
+            "spread": max(relative_std(seconds["method"]), relative_std(seconds["uncond"])),
+            "sec_pivot": stat(seconds["pivot"]) if "pivot" in seconds else float("nan")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,37 +115,64 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--palette-net", help="Palette network (method palette)")
     p.add_argument("--task", required=True)
     p.add_argument("--methods", default="eps", help="comma-separated registered methods")
+    p.add_argument("--protocol", default="batched", choices=list(PROTOCOLS),
+                   help="batched: medians at the given batch, solver and NFE; paper: the EPS paper's D.12 runtime "
+                        "protocol (batch 1, Euler/Karras at NFE 100, mean of 5 runs after 2 warm-ups), which "
+                        "overrides --count, --num-samples, --nfe, --solver, --grid, --warmups and --repeats")
     p.add_argument("--nfe", default="1,20,100", help="NFE budgets, comma-separated")
     p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: heun)")
+    p.add_argument("--grid", default=None, help="sigma grid of that solver (default: the solver's)")
     p.add_argument("--count", type=int, default=4, help="test images in the batch")
     p.add_argument("--num-samples", type=int, default=4, help="rows per image (K)")
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--warmups", type=int, default=None, help="untimed calls of each before the repeats "
+                                                                "(default: the protocol's, 1 or 2)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls of each (default: the protocol's, 7 or 5)")
     p.add_argument("--sigma-y", type=float, default=0.05)
     p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's DEFAULTS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--reference", help="published runtimes (results/reference/paper_runtime_imagenet64.csv): their "
+                                        "ratio, seconds and GPU join each method's row (ratio_published, ...)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    statistic, warmups, repeats, forced = PROTOCOLS[a.protocol]
+    if a.protocol == "paper":
+        a.count, a.num_samples, nfes, (a.solver, a.grid) = PAPER["count"], PAPER["num_samples"], PAPER["nfe"], forced
+    else:
+        nfes = [int(v) for v in a.nfe.split(",") if v.strip()]
+        warmups, repeats = a.warmups if a.warmups is not None else warmups, a.repeats or repeats
     from .data import read_image_zip
     from .nn.prior import load_prior
 
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    methods = [with_solver(m.strip(), a.solver) for m in a.methods.split(",") if m.strip()]
+    methods = [with_solver(m.strip(), a.solver, a.grid) for m in a.methods.split(",") if m.strip()]
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     x0 = read_image_zip(a.data)[0][: a.count].to(device)
     problem = measure(x0, a.task, a.sigma_y, a.seed, 0, task_params(a.task, **_json(a.task_params, "--task-params")))
     problem = problem.repeat(a.num_samples)
     rows = []
     for method in methods:
-        for nfe in (int(v) for v in a.nfe.split(",") if v.strip()):
-            cell = bench(problem, prior, method, nfe, a.repeats, device)
+        for nfe in nfes:
+            cell = bench(problem, prior, method, nfe, repeats, device, statistic, warmups)
             rows.append({"task": a.task, "method": method.name, "nfe": nfe, "rows": problem.batch_size,
-                         "repeats": a.repeats, "threads": torch.get_num_threads(), **cell})
-            print(f"{method.name:<10} nfe {nfe:>4}  {cell['sec']:.3f}s vs {cell['sec_uncond']:.3f}s  ratio "
-                  f"{cell['ratio']:.3f} [{cell['ratio_q25']:.3f}, {cell['ratio_q75']:.3f}]  "
-                  f"pivots {cell['sec_pivot']:.4f}s", flush=True)
-    write_text(a.out, pd.DataFrame(rows, columns=COLUMNS).to_csv(index=False))
+                         "protocol": a.protocol, "repeats": repeats, "threads": torch.get_num_threads(), **cell})
+            print(f"{method.name:<10} nfe {nfe:>4}  {cell['sec']:.3f}s vs {cell['sec_uncond']:.3f}s ({statistic})  "
+                  f"ratio {cell['ratio']:.3f} [{cell['ratio_q25']:.3f}, {cell['ratio_q75']:.3f}]  "
+                  f"spread {cell['spread']:.1%}  pivots {cell['sec_pivot']:.4f}s", flush=True)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if a.reference:
+        table = beside_published(table, pd.read_csv(a.reference))
+        print(table[["method", "ratio", "spread", "ratio_published"]].to_string(index=False))
+    write_text(a.out, table.to_csv(index=False))
     return 0
+
+
+def beside_published(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the published ``ratio_published, sec_published, gpu_published`` of each method (the reference
+    names methods as the paper does: DPS, PiGDM, ...; matched case-insensitively)."""
+    ref = reference.assign(method=reference["method"].str.lower()).rename(columns={
+        "ratio_to_unconditional_edm": "ratio_published", "seconds_per_image": "sec_published", "gpu": "gpu_published"})
+    return table.merge(ref[["method", "ratio_published", "sec_published", "gpu_published"]], on="method", how="left")

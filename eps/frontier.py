@@ -1,18 +1,19 @@
 """``eps frontier``: accuracy against cost on the exact-posterior benchmark, every method x backbone solver.
 
 For each NFE budget, every method runs the GMM benchmark (:func:`eps.gmm_bench.run`, same seeds, priors,
-measurements and exact samples); a backbone-sampler method (EPS, its ablations) once per solver, a method
-with its own update rule (the baselines) once; a budget below a method's smallest step is skipped (logged).
+measurements and exact samples); a backbone-sampler method (EPS, its ablations) once per solver and sigma
+grid (``--grids auto``: each solver on its default grid; ``karras,geometric``: both), a method with its own
+update rule (the baselines) once; a budget below a method's smallest step is skipped (logged).
 Written: the raw rows (``--out``), the table
 
-    mean sw / sw_floor over seeds per (method, solver, nfe, task), and sec_per_sample
+    mean sw / sw_floor over seeds per (method, solver, grid, nfe, task), and sec_per_sample
 
 (``--table``: ``sw / sw_floor = 1`` is indistinguishable from exact; ``sec_per_sample`` is the wall time of
 one (task, seed) run over its samples), and the figure (``--figure``): ``sw / sw_floor`` against measured
 NFE per task, and seconds per sample against NFE.
 
-    eps frontier --methods eps,dps --solvers heun,dpmpp2m --nfe 1,5,10,20,50,100 --seeds 0 \\
-                 --num-samples 500 --out f.csv --table f_table.csv --figure f.png
+    eps frontier --methods eps,dps --solvers heun,dpmpp2m --grids karras,geometric --nfe 1,5,10,20,50,100 \\
+                 --seeds 0 --num-samples 500 --out f.csv --table f_table.csv --figure f.png
 """
 from __future__ import annotations
 
@@ -28,19 +29,20 @@ from .io import write_text
 from .methods import METHODS, get_method
 from .provenance import write_provenance
 from .operators import TASKS, check_task
-from .samplers import check_solver
+from .samplers import check_grid, check_solver, solver_grid
 
-KEYS = ["method", "solver", "nfe", "task"]
+KEYS = ["method", "solver", "grid", "nfe", "task"]
 
 
 def run(methods: list[str], solvers: list[str], nfe: list[int], tasks: list[str], seeds: list[int],
         shape: tuple[int, int, int], sigma_y: float, num_samples: int, interpolant: str = "edm",
-        log=print) -> pd.DataFrame:
-    """Rows of :func:`eps.gmm_bench.run` for every method x solver (one solver-less run per baseline)."""
+        log=print, grids: list[str] = ("auto",)) -> pd.DataFrame:
+    """Rows of :func:`eps.gmm_bench.run` for every method x solver x grid (one solver-less run per baseline)."""
     backbone = [m for m in methods if "solver" in get_method(m).options()]
     own_rule = [m for m in methods if m not in backbone]
     parts = [gmm_bench.run([(m, nfe) for m in backbone], tasks, seeds, shape, sigma_y, num_samples, interpolant,
-                           log=log, solver=solver) for solver in (solvers if backbone else [])]
+                           log=log, solver=solver, grid=grid)
+             for solver in (solvers if backbone else []) for grid in dict.fromkeys(solver_grid(solver, g) for g in grids)]
     for m in own_rule:
         for budget in nfe:  # a budget below a method's smallest step (e.g. DAPS: ode_steps NFE) is skipped
             try:
@@ -53,7 +55,8 @@ def run(methods: list[str], solvers: list[str], nfe: list[int], tasks: list[str]
 
 def table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ``ratio`` and seconds per sample over seeds, one row per (method, solver, nfe, task)."""
-    rows = rows.assign(solver=rows["solver"].fillna(""), sec_per_sample=rows["seconds"] / rows["num_samples"])
+    rows = rows.assign(solver=rows["solver"].fillna(""), grid=rows["grid"].fillna(""),
+                       sec_per_sample=rows["seconds"] / rows["num_samples"])
     out = rows.groupby(KEYS, as_index=False).agg(ratio=("ratio", "mean"), sec_per_sample=("sec_per_sample", "mean"),
                                                  nfe_budget=("nfe_budget", "first"), seeds=("seed", "nunique"))
     return out.sort_values(KEYS, key=lambda c: c.map(TASKS.index) if c.name == "task" else c, ignore_index=True)
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps frontier", description=__doc__.split("\n\n")[0])
     p.add_argument("--methods", default="eps", help="comma-separated registered methods")
     p.add_argument("--solvers", default="heun,dpmpp2m", help="backbone solvers of the EPS-like methods")
+    p.add_argument("--grids", default="auto", help="sigma grids of each solver: auto (the solver's default), karras, "
+                                                   "geometric, comma-separated")
     p.add_argument("--nfe", default="1,5,10,20,50,100", type=int_list(positive_int), help="NFE budgets")
     p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from: {', '.join(TASKS)}")
     p.add_argument("--seeds", default="0", type=int_list(nonnegative_int))
@@ -80,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     methods = [m for m in (s.strip() for s in a.methods.split(",")) if m]
     gmm_bench.parse_methods(",".join(methods), a.nfe)  # unknown names: one clear error before any work
     solvers = [check_solver(s.strip()) for s in a.solvers.split(",") if s.strip()]
+    grids = [g if g == "auto" else check_grid(g) for g in (s.strip() for s in a.grids.split(",")) if g]
     tasks = list(TASKS) if a.tasks == "all" else [check_task(t.strip()) for t in a.tasks.split(",")]
     if a.threads:
         torch.set_num_threads(a.threads)
-    rows = run(methods, solvers, a.nfe, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant)
+    rows = run(methods, solvers, a.nfe, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant,
+               grids=grids)
     summary = table(rows)
     write_text(a.out, rows.to_csv(index=False))
     write_text(a.table, summary.to_csv(index=False))
@@ -93,6 +100,6 @@ def main(argv: list[str] | None = None) -> int:
     from .report.figures import frontier
 
     frontier(summary, a.figure)
-    wide = summary.pivot_table(index=["method", "solver", "nfe"], columns="task", values="ratio")
+    wide = summary.pivot_table(index=["method", "solver", "grid", "nfe"], columns="task", values="ratio")
     print("\nmean sw / sw_floor over seeds:\n" + wide[[t for t in TASKS if t in wide.columns]].round(2).to_string())
     return 0

@@ -10,8 +10,9 @@ size), plus the errors of the sample mean and covariance against their closed fo
                   --shape 3,8,8 --sigma-y 0.05 --out results/gmm.csv
 
 A method may carry its own budget: ``--methods eps@20,dps@100``. ``--solver dpmpp2m`` runs every
-backbone-sampler method (EPS, its ablations) with that solver (:data:`eps.samplers.SOLVERS`); the
-column ``solver`` records it (empty for methods with their own update rule).
+backbone-sampler method (EPS, its ablations) with that solver (:data:`eps.samplers.SOLVERS`), ``--grid`` on
+that sigma grid (:data:`eps.samplers.GRIDS`; default: the solver's own); the columns ``solver`` and ``grid``
+record them (empty for methods with their own update rule).
 
 ``--prior learned`` runs every method with the project's own networks learned on the seed's GMM instead of its
 exact denoisers (eps.gmm_learned: the UNet prior trained with the EDM loss on GMM samples, the EPS network
@@ -48,11 +49,11 @@ from .nn.conditioning import check_conditioning
 from .operators import TASKS, check_task, make_operator
 from .priors import mixture_moments, random_gmm
 from .rng import generator, stream_seed
-from .samplers import check_solver
+from .samplers import check_grid, check_solver
 
 Tensor = torch.Tensor
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
-           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "prior", "prior_steps", "eps_steps",
+           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "grid", "prior", "prior_steps", "eps_steps",
            "prior_loss", "eps_loss"]
 PRIORS = ("analytic", "learned")
 NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws",
@@ -100,10 +101,11 @@ def score(samples: Tensor, exact: Tensor, floor: float, mean: Tensor, cov: Tenso
 
 def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int], shape: tuple[int, int, int],
         sigma_y: float, num_samples: int, interpolant: str = "edm", num_projections: int = 500,
-        log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None, cache: str | None = None) -> pd.DataFrame:
+        log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None,
+        cache: str | None = None, grid: str | None = None) -> pd.DataFrame:
     """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row)."""
     check_prior(prior, methods, interpolant)
-    instances = {name: with_solver(name, solver) for name, _ in methods}  # one instance per method, reused across tasks
+    instances = {name: with_solver(name, solver, grid) for name, _ in methods}  # one instance per method, reused across tasks
     rows = []
     for seed in seeds:
         gmm = random_gmm(shape, generator=_stream(seed, "prior"))
@@ -140,7 +142,8 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
                     rows.append(dict(method=name, task=task, seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
                                      **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
-                                     seconds=out.seconds, solver=getattr(instances[name], "solver", ""), **common))
+                                     seconds=out.seconds, solver=getattr(instances[name], "solver", ""),
+                                     grid=getattr(instances[name], "grid", ""), **common))
                     log(f"seed {seed} {task:<14} {name:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
                         f"{out.seconds:6.1f}s")
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -232,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-projections", default=500, type=positive_int,
                    help="directions of the sliced Wasserstein distance")
     p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: the method's, heun)")
+    p.add_argument("--grid", default=None, help="sigma grid of that solver, karras or geometric (default: the solver's)")
     p.add_argument("--threads", default=None, type=positive_int, help="torch intra-op threads (default: torch's)")
     p.add_argument("--prior", default="analytic", help="analytic (exact GMM denoisers) or learned (networks trained "
                                                            "on GMM samples, eps.gmm_learned)")
@@ -258,13 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     make_interpolant(a.interpolant)
     if a.solver is not None:
         check_solver(a.solver)
+    if a.grid is not None:
+        check_grid(a.grid)
     budget = LearnedBudget(prior_steps=a.prior_steps, eps_steps=a.eps_steps, batch=a.train_batch, lr=a.train_lr,
                            num_train=a.num_train, conditioning=check_conditioning(a.conditioning),
                            precond=check_precond(a.precond),
                            net={**b.net, "model_channels": a.model_channels})
     cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,
-             solver=a.solver, prior=a.prior, budget=budget, cache=cache)
+             solver=a.solver, prior=a.prior, budget=budget, cache=cache, grid=a.grid)
     write_text(a.out, df.to_csv(index=False))
     ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)}
     write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu", sources=import_closure({__name__, *ran}))

@@ -105,7 +105,8 @@ def qualitative(shards: list[dict], path, num_images: int = 4) -> None:
 def frontier(table: pd.DataFrame, path) -> None:
     """The NFE-accuracy frontier (``eps frontier``): ``sw / sw_floor`` against measured NFE, one panel per task
     and one line per method and solver (log-log, 1 = exact), and seconds per sample against NFE."""
-    table = table.assign(label=table["method"] + table["solver"].fillna("").map(lambda s: f" ({s})" if s else ""))
+    solver = table["solver"].fillna("") + ("/" + table["grid"].fillna("") if "grid" in table else "")
+    table = table.assign(label=table["method"] + solver.map(lambda s: f" ({s})" if s.strip("/") else ""))
     tasks = list(dict.fromkeys(table["task"]))
     fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(3.2 * (len(tasks) + 1), 3.2))
     for ax, task in zip(axes, tasks):
