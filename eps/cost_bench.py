@@ -19,6 +19,9 @@ computations alone (``mu_star``, ``Sigma_star`` at the same noise levels), so it
                    --nfe 1,20,100 --count 4 --num-samples 4 --repeats 7 --out cost.csv
     eps cost-bench --protocol paper --data test.zip --prior prior.pt --eps-net eps.pt --task sr4 \\
                    --methods eps,dps,pigdm,ddnm,mpgd,daps --out cost_paper.csv
+
+``--bare-only`` times the bare sampler alone (``method = unconditional``; ``sec`` is its median): the reference
+seconds ``eps sample --bare-timing`` reads, so that a workflow run times it once per (solver, grid, NFE, rows).
 """
 from __future__ import annotations
 
@@ -30,13 +33,13 @@ import pandas as pd
 import torch
 
 from .eps_sampler import PivotSampler, Unconditional
-from .image_bench import _clock, _json, measure
+from .image_bench import _clock, _json, measure, test_set_class_labels
 from .io import write_text
 from .methods import with_solver
 from .operators import task_params
 from .posterior import make_pivot
 from .rng import generator
-from .samplers import nfe_of_steps, steps_for_nfe, time_steps
+from .samplers import check_solver, nfe_of_steps, solver_grid, steps_for_nfe, time_steps
 
 COLUMNS = ["task", "method", "solver", "grid", "nfe", "rows", "protocol", "statistic", "warmups", "repeats",
            "threads", "sec", "sec_uncond", "ratio", "ratio_q25", "ratio_q75", "spread", "sec_pivot"]
@@ -107,6 +110,18 @@ def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device, 
             "sec_pivot": stat(seconds["pivot"]) if "pivot" in seconds else float("nan")}
 
 
+def bare_cell(problem, prior, solver: str, grid: str, nfe: int, repeats: int, device: torch.device,
+              warmups: int = 1) -> dict:
+    """The bare backbone sampler alone: its median seconds over ``repeats`` after ``warmups`` calls."""
+    bare = Unconditional(solver=solver, grid=grid)
+    with torch.no_grad():
+        seconds = interleaved({"uncond": lambda: bare.run(problem, prior, nfe, generator(0, device))}, repeats,
+                              device, warmups)["uncond"]
+    sec = statistics.median(seconds)
+    return {"method": "unconditional", "solver": bare.solver, "grid": bare.grid, "statistic": "median",
+            "warmups": warmups, "sec": sec, "sec_uncond": sec, "ratio": 1.0, "spread": relative_std(seconds)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eps cost-bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="test-set zip written by `eps prepare-data`")
@@ -132,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--bare-only", action="store_true", help="time the bare sampler alone (--solver, --grid, each "
+                                                             "NFE): the reference eps sample --bare-timing reads")
+    p.add_argument("--class-labels", choices=("none", "true_label"), default="none",
+                   help="class-conditional backbone: the test images' classes (as eps sample)")
     p.add_argument("--reference", help="published runtimes (results/reference/paper_runtime_imagenet64.csv): their "
                                         "ratio, seconds and GPU join each method's row (ratio_published, ...)")
     p.add_argument("--out", required=True)
@@ -148,17 +167,29 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    methods = [with_solver(m.strip(), a.solver, a.grid) for m in a.methods.split(",") if m.strip()]
+    methods = [] if a.bare_only else [with_solver(m.strip(), a.solver, a.grid) for m in a.methods.split(",")
+                                      if m.strip()]
+    solver = check_solver(a.solver or Unconditional.solver)
+    grid = solver_grid(solver, a.grid or "auto")
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
-    x0 = read_image_zip(a.data)[0][: a.count].to(device)
+    images, labels = read_image_zip(a.data)
+    x0 = images[: a.count].to(device)
     problem = measure(x0, a.task, a.sigma_y, a.seed, 0, task_params(a.task, **_json(a.task_params, "--task-params")))
     problem = problem.repeat(a.num_samples)
-    rows = []
+    classes = test_set_class_labels(a.class_labels, labels, prior, a.data, a.prior)
+    if classes is not None:
+        prior = prior.with_class_labels(classes[: a.count].to(device).repeat_interleave(a.num_samples))
+    common = {"task": a.task, "rows": problem.batch_size, "protocol": a.protocol, "repeats": repeats,
+              "threads": torch.get_num_threads()}
+    rows = [{**common, "nfe": nfe, **bare_cell(problem, prior, solver, grid, nfe, repeats, device, warmups)}
+            for nfe in (nfes if a.bare_only else [])]
+    for row in rows:
+        print(f"unconditional {row['solver']}/{row['grid']} nfe {row['nfe']:>4}  {row['sec']:.3f}s (median)  "
+              f"spread {row['spread']:.1%}", flush=True)
     for method in methods:
         for nfe in nfes:
             cell = bench(problem, prior, method, nfe, repeats, device, statistic, warmups)
-            rows.append({"task": a.task, "method": method.name, "nfe": nfe, "rows": problem.batch_size,
-                         "protocol": a.protocol, "repeats": repeats, "threads": torch.get_num_threads(), **cell})
+            rows.append({**common, "method": method.name, "nfe": nfe, **cell})
             print(f"{method.name:<10} nfe {nfe:>4}  {cell['sec']:.3f}s vs {cell['sec_uncond']:.3f}s ({statistic})  "
                   f"ratio {cell['ratio']:.3f} [{cell['ratio_q25']:.3f}, {cell['ratio_q75']:.3f}]  "
                   f"spread {cell['spread']:.1%}  pivots {cell['sec_pivot']:.4f}s", flush=True)
