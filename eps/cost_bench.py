@@ -11,7 +11,8 @@ solver, grid, NFE and rows) run alternately in the same process after ``--warmup
              EDM Euler sampler on the Karras grid at NFE 100 for every method that has a backbone solver,
              2 warm-ups, the *mean* of 5 runs; ``ratio = mean seconds / mean seconds of the bare sampler``
 
-Both report ``spread``: the larger relative standard deviation of the method's and the bare sampler's repeats,
+``--clock process`` times CPU seconds instead of elapsed ones (for a CPU shared with other work). Both report
+``spread``: the larger relative standard deviation of the method's and the bare sampler's repeats,
 so a ratio is read against its noise; and for methods that query a pivot (EPS) the seconds of the pivot
 computations alone (``mu_star``, ``Sigma_star`` at the same noise levels), so its share is measured, not assumed.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from typing import Callable
 
 import pandas as pd
@@ -41,15 +43,26 @@ from .posterior import make_pivot
 from .rng import generator
 from .samplers import check_solver, nfe_of_steps, solver_grid, steps_for_nfe, time_steps
 
-COLUMNS = ["task", "method", "solver", "grid", "nfe", "rows", "protocol", "statistic", "warmups", "repeats",
+COLUMNS = ["task", "method", "solver", "grid", "nfe", "rows", "protocol", "clock", "statistic", "warmups", "repeats",
            "threads", "sec", "sec_uncond", "ratio", "ratio_q25", "ratio_q75", "spread", "sec_pivot"]
-# protocol -> (statistic of the repeated seconds, warm-ups, repeats, solver and grid forced on backbone samplers)
+# protocol -> (statistic of the repeated seconds, warm-ups, repeats, (solver, grid) of every backbone sampler and of
+# the bare sampler, or None: each method's own)
 PROTOCOLS = {"batched": ("median", 1, 7, None), "paper": ("mean", 2, 5, ("euler", "karras"))}
 PAPER = dict(count=1, num_samples=1, nfe=[100])  # EPS paper D.12: batch 1, one image, NFE 100
 
 
+def process_clock(device: torch.device) -> float:
+    """CPU seconds of this process (all its threads): the work done, whatever else shares the cores."""
+    if device.type == "cuda":
+        raise ValueError("--clock process times CPU work; on a GPU time with --clock wall")
+    return time.process_time()
+
+
+CLOCKS = {"wall": _clock, "process": process_clock}
+
+
 def interleaved(runs: dict[str, Callable[[], object]], repeats: int, device: torch.device,
-                warmups: int = 1) -> dict[str, list[float]]:
+                warmups: int = 1, clock: Callable[[torch.device], float] = _clock) -> dict[str, list[float]]:
     """Seconds of each callable over ``repeats`` rounds after ``warmups`` calls each; within a round the
     callables run one after the other, in reversed order on odd rounds (drifting load hits all alike)."""
     for _ in range(warmups):
@@ -58,9 +71,9 @@ def interleaved(runs: dict[str, Callable[[], object]], repeats: int, device: tor
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     for r in range(repeats):
         for name in (list(runs) if r % 2 == 0 else list(reversed(runs))):
-            tic = _clock(device)
+            tic = clock(device)
             runs[name]()
-            seconds[name].append(_clock(device) - tic)
+            seconds[name].append(clock(device) - tic)
     return seconds
 
 
@@ -74,14 +87,15 @@ def relative_std(values: list[float]) -> float:
 
 
 def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device, statistic: str = "median",
-          warmups: int = 1) -> dict:
+          warmups: int = 1, bare_sampler: tuple[str, str] | None = None, clock=_clock) -> dict:
     """One (method, NFE) cell: interleaved method / bare-sampler timing, and the pivot computations alone.
 
     ``statistic`` (median or mean) summarises each timing's repeats; ``ratio`` is the ratio of those two figures
-    for ``mean`` (the paper's), the median of the per-repeat ratios for ``median``."""
-    solver = getattr(method, "solver", Unconditional.solver)
-    grid = getattr(method, "grid", "auto")
+    for ``mean`` (the paper's), the median of the per-repeat ratios for ``median``. The bare sampler runs the
+    method's solver and grid (a method with its own update rule: the backbone's default), or ``bare_sampler``."""
+    solver, grid = bare_sampler or (getattr(method, "solver", Unconditional.solver), getattr(method, "grid", "auto"))
     bare = Unconditional(solver=solver, grid=grid)
+    solver = bare.solver
     runs = {"method": lambda: method.run(problem, prior, nfe, generator(0, device)),
             "uncond": lambda: bare.run(problem, prior, nfe, generator(0, device))}
     if isinstance(method, PivotSampler):
@@ -98,12 +112,12 @@ def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device, 
 
         runs["pivot"] = pivots
     with torch.no_grad():
-        seconds = interleaved(runs, repeats, device, warmups)
+        seconds = interleaved(runs, repeats, device, warmups, clock)
     ratios = [m / u for m, u in zip(seconds["method"], seconds["uncond"])]
     q25, ratio, q75 = quartiles(ratios)
     stat = getattr(statistics, statistic)
     sec, sec_uncond = stat(seconds["method"]), stat(seconds["uncond"])
-    return {"solver": solver if hasattr(method, "solver") else "", "grid": grid if hasattr(method, "grid") else "",
+    return {"solver": solver if hasattr(method, "solver") else "", "grid": bare.grid if hasattr(method, "grid") else "",
             "statistic": statistic, "warmups": warmups, "sec": sec, "sec_uncond": sec_uncond,
             "ratio": sec / sec_uncond if statistic == "mean" else ratio, "ratio_q25": q25, "ratio_q75": q75,
             "spread": max(relative_std(seconds["method"]), relative_std(seconds["uncond"])),
@@ -111,12 +125,12 @@ def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device, 
 
 
 def bare_cell(problem, prior, solver: str, grid: str, nfe: int, repeats: int, device: torch.device,
-              warmups: int = 1) -> dict:
+              warmups: int = 1, clock=_clock) -> dict:
     """The bare backbone sampler alone: its median seconds over ``repeats`` after ``warmups`` calls."""
     bare = Unconditional(solver=solver, grid=grid)
     with torch.no_grad():
         seconds = interleaved({"uncond": lambda: bare.run(problem, prior, nfe, generator(0, device))}, repeats,
-                              device, warmups)["uncond"]
+                              device, warmups, clock)["uncond"]
     sec = statistics.median(seconds)
     return {"method": "unconditional", "solver": bare.solver, "grid": bare.grid, "statistic": "median",
             "warmups": warmups, "sec": sec, "sec_uncond": sec, "ratio": 1.0, "spread": relative_std(seconds)}
@@ -147,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                   help="wall: elapsed seconds (the paper's); process: this process's CPU seconds, for a CPU shared "
+                        "with other work (with --threads 1 equal to wall time on a quiet machine)")
     p.add_argument("--bare-only", action="store_true", help="time the bare sampler alone (--solver, --grid, each "
                                                              "NFE): the reference eps sample --bare-timing reads")
     p.add_argument("--class-labels", choices=("none", "true_label"), default="none",
@@ -179,16 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     classes = test_set_class_labels(a.class_labels, labels, prior, a.data, a.prior)
     if classes is not None:
         prior = prior.with_class_labels(classes[: a.count].to(device).repeat_interleave(a.num_samples))
-    common = {"task": a.task, "rows": problem.batch_size, "protocol": a.protocol, "repeats": repeats,
+    common = {"task": a.task, "rows": problem.batch_size, "protocol": a.protocol, "clock": a.clock, "repeats": repeats,
               "threads": torch.get_num_threads()}
-    rows = [{**common, "nfe": nfe, **bare_cell(problem, prior, solver, grid, nfe, repeats, device, warmups)}
+    clock = CLOCKS[a.clock]
+    rows = [{**common, "nfe": nfe, **bare_cell(problem, prior, solver, grid, nfe, repeats, device, warmups, clock)}
             for nfe in (nfes if a.bare_only else [])]
     for row in rows:
         print(f"unconditional {row['solver']}/{row['grid']} nfe {row['nfe']:>4}  {row['sec']:.3f}s (median)  "
               f"spread {row['spread']:.1%}", flush=True)
     for method in methods:
         for nfe in nfes:
-            cell = bench(problem, prior, method, nfe, repeats, device, statistic, warmups)
+            cell = bench(problem, prior, method, nfe, repeats, device, statistic, warmups, forced, clock)
             rows.append({**common, "method": method.name, "nfe": nfe, **cell})
             print(f"{method.name:<10} nfe {nfe:>4}  {cell['sec']:.3f}s vs {cell['sec_uncond']:.3f}s ({statistic})  "
                   f"ratio {cell['ratio']:.3f} [{cell['ratio_q25']:.3f}, {cell['ratio_q75']:.3f}]  "
