@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     show = (lambda t: t.round(2).to_markdown()) if a.markdown else (lambda t: t.round(2).to_string())
     grid = wide(means[means.nfe.isin([10, 20])], ["solver", "grid", "nfe"], "task")
     grid["worst"] = grid.max(axis=1)
-    print(f"seeds per cell: {sorted(means.seeds.unique())}\n\n1. grid table (10 and 20 NFE)\n{show(grid)}\n")
+    print(f"seeds per cell: {sorted(int(s) for s in means.seeds.unique())}\n\n1. grid table (10 and 20 NFE)\n{show(grid)}\n")
     budgets = means.groupby(["solver", "grid"])["nfe"].nunique()
     long = means.set_index(["solver", "grid"]).loc[budgets[budgets > 2].index].reset_index()
     if len(long):

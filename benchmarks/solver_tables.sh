@@ -8,7 +8,8 @@
 set -euo pipefail
 out=${1:-runs/solvers}
 mkdir -p "$out"
-run() {  # solver grid nfe-list
+run() {  # solver grid nfe-list (a finished table is kept: the script resumes)
+  [ -e "$out/$1_$2_table.csv" ] && return
   eps frontier --methods eps --solvers "$1" --grids "$2" --nfe "$3" --seeds 101,102,103 --num-samples 2000 \
     --shape 3,8,8 --sigma-y 0.05 --threads 1 --out "$out/$1_$2.csv" --table "$out/$1_$2_table.csv" \
     --figure "$out/$1_$2.png" > "$out/$1_$2.log" 2>&1
