@@ -8,15 +8,16 @@
 set -euo pipefail
 out=${1:-runs/solvers}
 mkdir -p "$out"
-run() {  # solver grid nfe-list (a finished table is kept: the script resumes)
-  [ -e "$out/$1_$2_table.csv" ] && return
+run() {  # solver grid nfe-list [file suffix] (a finished table is kept: the script resumes)
+  [ -e "$out/$1_$2${4:-}_table.csv" ] && return
   eps frontier --methods eps --solvers "$1" --grids "$2" --nfe "$3" --seeds 101,102,103 --num-samples 2000 \
-    --shape 3,8,8 --sigma-y 0.05 --threads 1 --out "$out/$1_$2.csv" --table "$out/$1_$2_table.csv" \
-    --figure "$out/$1_$2.png" > "$out/$1_$2.log" 2>&1
+    --shape 3,8,8 --sigma-y 0.05 --threads 1 --out "$out/$1_$2${4:-}.csv" --table "$out/$1_$2${4:-}_table.csv" \
+    --figure "$out/$1_$2${4:-}.png" > "$out/$1_$2${4:-}.log" 2>&1
 }
 run dpmpp2m geometric 5,10,20,50,100
 run dpmpp2m karras 10,20
-run euler karras 5,10,20,50,100
+run euler karras 10,20,100
+run euler karras 5,50 _more
 run euler geometric 10,20
 run heun karras 10,20
 run heun geometric 10,20
