@@ -22,6 +22,8 @@ TASKS = ["inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion"
 def load(folder: Path) -> pd.DataFrame:
     rows = pd.concat([pd.read_csv(f) for f in sorted(folder.glob("*.csv")) if not f.name.endswith("_table.csv")],
                      ignore_index=True)
+    if "nfe_budget" in rows:  # rows written before nfe became the budget (nfe_measured the count)
+        rows = rows.assign(nfe=rows["nfe_budget"])
     return rows.groupby(["solver", "grid", "nfe", "task"], as_index=False).agg(ratio=("ratio", "mean"),
                                                                               seeds=("seed", "nunique"))
 

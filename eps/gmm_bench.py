@@ -52,8 +52,11 @@ from .rng import generator, stream_seed
 from .samplers import check_grid, check_solver
 
 Tensor = torch.Tensor
-COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
-           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "grid", "prior", "prior_steps", "eps_steps",
+# nfe: the configured budget; nfe_measured, vjp: the denoiser calls and backward passes counted per sample
+# (the names of eps evaluate's summary.csv).
+COLUMNS = ["method", "task", "seed", "nfe", "nfe_measured", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
+           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "grid", "prior", "prior_steps",
+           "eps_steps",
            "prior_loss", "eps_loss"]
 PRIORS = ("analytic", "learned")
 NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws",
@@ -140,7 +143,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
                                          f"run {name} with --interpolant edm")
                     if not torch.isfinite(out.x).all():
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
-                    rows.append(dict(method=name, task=task, seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
+                    rows.append(dict(method=name, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
                                      **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
                                      seconds=out.seconds, solver=getattr(instances[name], "solver", ""),
                                      grid=getattr(instances[name], "grid", ""), **common))
@@ -157,7 +160,7 @@ def prior_row(gmm, learned, seed: int, num_samples: int, num_projections: int, c
                                _stream(seed, "prior", "projections"))
     problem = Problem(None, torch.zeros(num_samples, 1, dtype=torch.float64), 0.0)  # the measurement is unused
     out = Unconditional().run(problem, learned, nfe, _stream(seed, "prior", "unconditional"))
-    row = dict(method="unconditional", task="prior", seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
+    row = dict(method="unconditional", task="prior", seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
                **score(out.x, exact, floor, *mixture_moments(gmm), num_projections, _stream(seed, "prior", "projections")),
                seconds=out.seconds, **common)
     log(f"seed {seed} {'prior':<14} {'unconditional':<12} nfe {out.nfe:>4}  sw/floor {row['ratio']:6.2f}  "

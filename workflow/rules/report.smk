@@ -2,6 +2,7 @@
 
 REPORT = f"{OUT}/report"
 ORDER = ",".join(config["methods"])
+SEEDS = " ".join(str(s) for s in SAMPLE["seeds"])
 LEARNING_CURVE = config["report"]["learning_curve"]
 
 
@@ -51,7 +52,7 @@ rule report:
     shell:
         "eps report --summaries {input.summaries:q} --shards {input.shards:q} --gmm {input.gmm:q} "
         "--reference {input.reference:q} --runtime-reference {input.runtime:q} --methods {ORDER:q} "
-        "--grid-images {config[report][grid_images]} --config-files {CONFIG_FILES:q} --device-label {config[device]:q} "
+        "--grid-images {config[report][grid_images]} --seeds {SEEDS} --config-files {CONFIG_FILES:q} --device-label {config[device]:q} "
         "--networks {NETWORK_POINTS:q} --out {REPORT:q} > {log:q} 2>&1"
 
 
