@@ -29,7 +29,7 @@ which assume noise-free observations (here ``sigma_y > 0``). The prior must prov
 """
 from __future__ import annotations
 
-from eps.eps_sampler import BackboneSampler
+from eps.methods.eps import BackboneSampler
 from eps.methods import Problem, Prior, register_method
 from eps.nn.conditioning import degraded_image
 

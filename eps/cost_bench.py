@@ -26,7 +26,6 @@ seconds ``eps sample --bare-timing`` reads, so that a workflow run times it once
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from typing import Callable
@@ -34,11 +33,13 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from .eps_sampler import PivotSampler, Unconditional
+from .methods.eps import PivotSampler, Unconditional
+from .args import resolve_device
 from .image_bench import _clock, _json, measure, test_set_class_labels
 from .io import write_text
 from .methods import with_solver
 from .operators import task_params
+from .parsers import build, require_networks
 from .posterior import make_pivot
 from .rng import generator
 from .samplers import check_solver, nfe_of_steps, solver_grid, steps_for_nfe, time_steps
@@ -137,55 +138,23 @@ def bare_cell(problem, prior, solver: str, grid: str, nfe: int, repeats: int, de
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps cost-bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="test-set zip written by `eps prepare-data`")
-    p.add_argument("--prior", required=True, help="unconditional backbone checkpoint")
-    p.add_argument("--eps-net", help="EPS network (method eps)")
-    p.add_argument("--palette-net", help="Palette network (method palette)")
-    p.add_argument("--task", required=True)
-    p.add_argument("--methods", default="eps", help="comma-separated registered methods")
-    p.add_argument("--protocol", default="batched", choices=list(PROTOCOLS),
-                   help="batched: medians at the given batch, solver and NFE; paper: the EPS paper's D.12 runtime "
-                        "protocol (batch 1, Euler/Karras at NFE 100, mean of 5 runs after 2 warm-ups), which "
-                        "overrides --count, --num-samples, --nfe, --solver, --grid, --warmups and --repeats")
-    p.add_argument("--nfe", default="1,20,100", help="NFE budgets, comma-separated")
-    p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: heun)")
-    p.add_argument("--grid", default=None, help="sigma grid of that solver (default: the solver's)")
-    p.add_argument("--count", type=int, default=4, help="test images in the batch")
-    p.add_argument("--num-samples", type=int, default=4, help="rows per image (K)")
-    p.add_argument("--warmups", type=int, default=None, help="untimed calls of each before the repeats "
-                                                                "(default: the protocol's, 1 or 2)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls of each (default: the protocol's, 7 or 5)")
-    p.add_argument("--sigma-y", type=float, default=0.05)
-    p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's DEFAULTS")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--clock", choices=list(CLOCKS), default="wall",
-                   help="wall: elapsed seconds (the paper's); process: this process's CPU seconds, for a CPU shared "
-                        "with other work (with --threads 1 equal to wall time on a quiet machine)")
-    p.add_argument("--bare-only", action="store_true", help="time the bare sampler alone (--solver, --grid, each "
-                                                             "NFE): the reference eps sample --bare-timing reads")
-    p.add_argument("--class-labels", choices=("none", "true_label"), default="none",
-                   help="class-conditional backbone: the test images' classes (as eps sample)")
-    p.add_argument("--reference", help="published runtimes (results/reference/paper_runtime_imagenet64.csv): their "
-                                        "ratio, seconds and GPU join each method's row (ratio_published, ...)")
-    p.add_argument("--out", required=True)
+    p = build("cost-bench")
     a = p.parse_args(argv)
     statistic, warmups, repeats, forced = PROTOCOLS[a.protocol]
     if a.protocol == "paper":
         a.count, a.num_samples, nfes, (a.solver, a.grid) = PAPER["count"], PAPER["num_samples"], PAPER["nfe"], forced
     else:
-        nfes = [int(v) for v in a.nfe.split(",") if v.strip()]
+        nfes = a.nfe
         warmups, repeats = a.warmups if a.warmups is not None else warmups, a.repeats or repeats
     from .data import read_image_zip
     from .nn.prior import load_prior
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    device = torch.device(a.device)
+    device = resolve_device(a.device)
     methods = [] if a.bare_only else [with_solver(m.strip(), a.solver, a.grid) for m in a.methods.split(",")
                                       if m.strip()]
+    require_networks(a, [m.name for m in methods])
     solver = check_solver(a.solver or Unconditional.solver)
     grid = solver_grid(solver, a.grid or "auto")
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)

@@ -25,12 +25,11 @@ from typing import Callable
 import torch
 
 from .interpolants import Interpolant, edm_sigmas
+from .names import GRIDS, SOLVERS
 
 Tensor = torch.Tensor
 Denoiser = Callable[[Tensor, Tensor], Tensor]
-SOLVERS = ("heun", "euler", "ddim", "dpmpp2m", "churn")
 SECOND_ORDER_IN_NFE = ("heun", "churn")  # two denoiser calls per step except the last
-GRIDS = ("karras", "geometric")
 # The grid each solver runs on unless one is named (``grid="auto"``). EDM's own samplers (Euler: the EPS paper's
 # sampler, App. B; Heun, churn: EDM Alg. 1, 2) keep the grid they are published with; the others run on the grid
 # measured most accurate on the exact-posterior benchmark (docs/solvers.md: 3x8x8, sigma_y 0.05, 2000 samples,

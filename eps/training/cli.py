@@ -8,7 +8,6 @@ Re-running the same command after an interruption resumes from ``--out``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -16,47 +15,13 @@ import sys
 import torch
 import torch.distributed as dist
 
-from ..args import fraction, int_list, nonnegative_float, nonnegative_int, positive_float, positive_int
 from ..io import check_writable
-from ..nn.anisotropic import PRECONDS
-from ..nn.conditioning import CONDITIONINGS
-from ..operators import TASKS
+from ..parsers import build
 from .trainer import TrainConfig, train
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps train", description=__doc__.split("\n\n")[0])
-    d = TrainConfig()
-    p.add_argument("--kind", required=True, choices=("prior", "eps", "palette"))
-    p.add_argument("--data", required=True, help="EDM-layout training zip")
-    p.add_argument("--out", required=True, help="checkpoint path (resumed if it exists)")
-    p.add_argument("--init", help="prior checkpoint to fine-tune the EPS or Palette network from")
-    p.add_argument("--steps", type=positive_int, default=d.steps)
-    p.add_argument("--batch", type=positive_int, default=d.batch, help="global batch size")
-    p.add_argument("--lr", type=positive_float, default=d.lr)
-    p.add_argument("--lr-rampup", type=nonnegative_int, default=d.lr_rampup)
-    p.add_argument("--ema-halflife", type=positive_float, default=d.ema_halflife, help="EMA half-life in steps")
-    p.add_argument("--seed", type=nonnegative_int, default=d.seed)
-    p.add_argument("--sigma-y", type=nonnegative_float, default=d.sigma_y, help="measurement noise (eps, palette)")
-    p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from {', '.join(TASKS)}")
-    p.add_argument("--task-params", default="{}",
-                   help='JSON task -> parameters overriding eps.operators.DEFAULTS, as eps sample takes them '
-                        '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
-    p.add_argument("--conditioning", default=d.conditioning, choices=tuple(CONDITIONINGS),
-                   help="EPS conditioning: operator = [x_y, c, r] (certainty response), pixel = [x_y, c] (ablation)")
-    p.add_argument("--precond", default=d.precond, choices=PRECONDS,
-                   help="EPS preconditioning: edm = EDM's scalar c_skip, c_out at sigma; anisotropic = per eigendirection "
-                        "of Sigma_star (eps.nn.anisotropic)")
-    p.add_argument("--ckpt-every", type=positive_int, default=d.ckpt_every)
-    p.add_argument("--class-labels", choices=("none", "true_label"), default=d.class_labels,
-                   help="class-conditional network (e.g. fine-tuned from EDM's ImageNet-64 ADM): 'true_label' feeds "
-                        "each training image's class from the zip's labels")
-    p.add_argument("--model-channels", type=positive_int, default=32)
-    p.add_argument("--channel-mult", type=int_list(positive_int), default=[1, 2, 2])
-    p.add_argument("--num-blocks", type=positive_int, default=1)
-    p.add_argument("--attn-resolutions", type=int_list(positive_int, allow_empty=True), default=[8])
-    p.add_argument("--dropout", type=fraction, default=0.0)
-    p.add_argument("--threads", type=positive_int, help="torch intra-op threads")
+    p = build("train")
     a = p.parse_args(argv)
     try:
         params = json.loads(a.task_params)
@@ -76,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         device = "cuda"
     cfg = TrainConfig(kind=a.kind, data=a.data, init=a.init, steps=a.steps, batch=a.batch, lr=a.lr,
                       lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
-                      tasks=list(TASKS) if a.tasks == "all" else [t.strip() for t in a.tasks.split(",")],
+                      tasks=a.tasks,
                       task_params=params, ckpt_every=a.ckpt_every, class_labels=a.class_labels, device=device,
                       conditioning=a.conditioning, precond=a.precond,
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,

@@ -6,16 +6,7 @@ SEEDS = " ".join(str(s) for s in SAMPLE["seeds"])
 LEARNING_CURVE = config["report"]["learning_curve"]
 
 
-def curve_point(label: str) -> str:
-    """``LABEL=SERIES:STEPS`` of a methods entry with a trained network: the series is the entry its training
-    run started as (following ``continues``), the steps its network's."""
-    root = label
-    while "continues" in config["methods"][root]:
-        root = config["methods"][root]["continues"]
-    return f"{label}={root}:{network_options(config, label)['steps']}"
-
-
-NETWORK_POINTS = [curve_point(m) for m in config["methods"] if network_stem(m)] if LEARNING_CURVE else []
+NETWORK_POINTS = [plan.curve_point(config, m) for m in config["methods"] if network_stem(m)] if LEARNING_CURVE else []
 CURVE_FILES = ["learning_curve.csv", "learning_curve.png", "learning_curve.csv.provenance.json"] if LEARNING_CURVE else []
 
 

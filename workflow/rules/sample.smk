@@ -5,13 +5,13 @@
 ``sample_<dataset>_<entry>``). ``sample.job: shard``: one job per shard (rule ``sample``), the unit a cluster
 spreads over its GPUs. Either way the bare backbone sampler, the reference of cost_ratio, is timed once per run for
 each (solver, grid, NFE) at the batch shape of the shards (rule ``bare_timing``), not per shard."""
-from eps.eps_sampler import Unconditional
+from eps.methods.eps import Unconditional
 from eps.methods import with_solver
 
 
 def method_net(dataset, task, method) -> dict:
     stem = network_stem(method)
-    return {f"{NETWORKS[stem][0]}_net": model_file(stem, dataset, task)} if stem else {}
+    return {f"{NETWORKS[stem].kind}_net": model_file(stem, dataset, task)} if stem else {}
 
 
 def solver_flag(method):

@@ -1,9 +1,9 @@
 """Train stage: the unconditional prior (unless published), then the EPS and Palette fine-tunes from it.
 
 One EPS network per dataset, trained on operator draws of every configured task, and one Palette network per
-dataset and task (``PER_TASK``), both with the configured task parameters (``eps train --tasks --task-params``,
+dataset and task (``eps.workflow_plan.PER_TASK``), both with the configured task parameters (``eps train --tasks --task-params``,
 the parameters ``eps sample`` uses). A ``methods`` entry with its own ``train`` options (e.g. another conditioning)
-samples with its own network, named by the entry (``NETWORKS``); with ``continues: <entry>`` that network is the
+samples with its own network, named by the entry (``eps.workflow_plan.networks``); with ``continues: <entry>`` that network is the
 named entry's training run carried on to more steps (its training state copied and resumed: resumption equals an
 uninterrupted run, so the networks of a learning curve are snapshots of one fine-tune).
 ``eps train`` resumes from its state file, which lives next to the output under a name keyed by the hash of
@@ -16,22 +16,16 @@ GPUS = config["train"]["gpus"]
 TRAIN = f"torchrun --standalone --nproc_per_node={GPUS} -m eps.training.cli" if GPUS > 1 else "eps train"
 
 
-def training_options(stem: str) -> dict:
-    """The ``eps train`` options of network ``stem`` (``prior`` or a key of ``NETWORKS``)."""
-    return config["train"]["prior"] if stem == "prior" else NETWORKS[stem][1]
-
-
 def train_flags(stem: str) -> str:
     """The training options of network ``stem`` as ``eps train`` flags (lists comma-separated)."""
     return " ".join(f"--{k.replace('_', '-')} {shlex.quote(','.join(map(str, v)) if isinstance(v, list) else str(v))}"
-                    for k, v in training_options(stem).items()) + f" --threads {config['threads']}"
+                    for k, v in plan.training_options(config, stem).items()) + f" --threads {config['threads']}"
 
 
 def continued_model(w) -> dict:
     """``{"start": file}``: the finished training state network ``w.model`` continues, if it continues one."""
-    stem = MODELS[w.model]
-    start = NETWORKS[stem][2]
-    return {"start": model_file(start, w.dataset, model_tasks(w.model)[0])} if start else {}
+    start = NETWORKS[MODELS[w.model]].continues
+    return {"start": model_file(start, w.dataset, plan.model_tasks(config, w.model)[0])} if start else {}
 
 
 def state_file(output: str, stem: str) -> str:
@@ -40,8 +34,7 @@ def state_file(output: str, stem: str) -> str:
     config (fewer steps, another lr, ...) starts a new state instead of resuming or keeping a model that is not
     the configured one. The finished state is moved to ``output`` (a rename: atomic), so a later re-run of the
     rule always trains afresh; states of abandoned configs may be deleted."""
-    key = config_hash({"train": training_options(stem), "tasks": config["tasks"] if stem != "prior" else {},
-                       "sigma_y": SAMPLE["sigma_y"] if stem != "prior" else None})[:12]
+    key = config_hash(plan.training_identity(config, stem))[:12]
     return f"{output}.{key}.state"
 
 
@@ -72,11 +65,11 @@ rule train_conditional:
     output:
         f"{OUT}/models/{{dataset}}/{{model}}.pt",
     params:
-        kind=lambda w: NETWORKS[MODELS[w.model]][0],
+        kind=lambda w: NETWORKS[MODELS[w.model]].kind,
         flags=lambda w: train_flags(MODELS[w.model]),
         start=lambda w, input: input.start if "start" in input.keys() else "",
-        tasks=lambda w: ",".join(model_tasks(w.model)),
-        task_params=lambda w: as_json({t: config["tasks"][t] for t in model_tasks(w.model)}),
+        tasks=lambda w: ",".join(plan.model_tasks(config, w.model)),
+        task_params=lambda w: as_json({t: config["tasks"][t] for t in plan.model_tasks(config, w.model)}),
         labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
         state=lambda w, output: state_file(output[0], MODELS[w.model]),
     resources:
