@@ -30,11 +30,11 @@ from .names import GRIDS, SOLVERS
 Tensor = torch.Tensor
 Denoiser = Callable[[Tensor, Tensor], Tensor]
 SECOND_ORDER_IN_NFE = ("heun", "churn")  # two denoiser calls per step except the last
-# The grid each solver runs on unless one is named (``grid="auto"``). EDM's own samplers (Euler: the EPS paper's
-# sampler, App. B; Heun, churn: EDM Alg. 1, 2) keep the grid they are published with; the others run on the grid
-# measured most accurate on the exact-posterior benchmark (docs/solvers.md: 3x8x8, sigma_y 0.05, 2000 samples,
-# seeds 101-103, which no test uses).
-DEFAULT_GRID = {"heun": "karras", "euler": "karras", "churn": "karras", "ddim": "geometric", "dpmpp2m": "geometric"}
+# The grid each solver runs on unless one is named (``grid="auto"``): the grid measured most accurate on the
+# exact-posterior benchmark (docs/solvers.md: 3x8x8, sigma_y 0.05, 2000 samples, seeds 101-103, which no test uses;
+# geometric won for every solver measured), except Euler, the EPS paper's sampler on the paper's Karras grid
+# (App. B; geometric is an option), and churn (EDM Alg. 2, its S_tmin/S_tmax set for the Karras grid; not measured).
+DEFAULT_GRID = {"heun": "geometric", "euler": "karras", "churn": "karras", "ddim": "geometric", "dpmpp2m": "geometric"}
 
 
 def steps_for_nfe(nfe: int, solver: str) -> int:

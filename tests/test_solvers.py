@@ -114,8 +114,8 @@ def test_unknown_solver_is_one_clear_error():
 
 def test_the_papers_sampler_is_euler_on_the_karras_grid():
     """EPS paper App. B: EDM Euler on sigma_max 80, sigma_min 0.002, rho 7 — the default grid of euler (and of EDM's
-    heun and churn), whatever the other solvers default to."""
-    for solver in ("euler", "heun", "churn"):
+    stochastic churn sampler), whatever the other solvers default to."""
+    for solver in ("euler", "churn"):
         assert get_method("eps", solver=solver).grid == "karras"
     prior, op, y, _ = _gaussian_problem()
     problem = Problem(op, y.expand(4, *y.shape[1:]), 0.05)
