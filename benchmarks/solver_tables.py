@@ -11,6 +11,7 @@ Prints (mean sw / sw_floor over the seeds; 1 = indistinguishable from exact):
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -19,11 +20,22 @@ import pandas as pd
 TASKS = ["inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion"]
 
 
+LINE = re.compile(r"seed (\d+) (\w+)\s+eps\s+nfe\s+(\d+)\s+sw/floor\s+([\d.]+)")
+
+
+def from_log(log: Path) -> pd.DataFrame:
+    """The rows of a run stopped before it wrote its CSV, from its progress lines (`<solver>_<grid>[_x].log`)."""
+    solver, grid = log.stem.split("_")[:2]
+    found = [m.groups() for m in map(LINE.search, log.read_text().splitlines()) if m]
+    return pd.DataFrame([dict(solver=solver, grid=grid, seed=int(s), task=t, nfe=int(n), ratio=float(r))
+                         for s, t, n, r in found])
+
+
 def load(folder: Path) -> pd.DataFrame:
-    rows = pd.concat([pd.read_csv(f) for f in sorted(folder.glob("*.csv")) if not f.name.endswith("_table.csv")],
-                     ignore_index=True)
-    if "nfe_budget" in rows:  # rows written before nfe became the budget (nfe_measured the count)
-        rows = rows.assign(nfe=rows["nfe_budget"])
+    frames = [pd.read_csv(f) for f in sorted(folder.glob("*.csv")) if not f.name.endswith("_table.csv")]
+    frames = [f.assign(nfe=f["nfe_budget"]) if "nfe_budget" in f else f for f in frames]  # before nfe = budget
+    frames += [from_log(log) for log in sorted(folder.glob("*.log")) if not log.with_suffix(".csv").exists()]
+    rows = pd.concat(frames, ignore_index=True)
     return rows.groupby(["solver", "grid", "nfe", "task"], as_index=False).agg(ratio=("ratio", "mean"),
                                                                               seeds=("seed", "nunique"))
 
@@ -42,7 +54,7 @@ def main(argv=None) -> int:
     show = (lambda t: t.round(2).to_markdown()) if a.markdown else (lambda t: t.round(2).to_string())
     grid = wide(means[means.nfe.isin([10, 20])], ["solver", "grid", "nfe"], "task")
     grid["worst"] = grid.max(axis=1)
-    print(f"seeds per cell: {sorted(int(s) for s in means.seeds.unique())}\n\n1. grid table (10 and 20 NFE)\n{show(grid)}\n")
+    print(f"seeds per cell: {sorted(int(s) for s in means.seeds.unique())} (cells of a stopped run: its finished seeds)\n\n1. grid table (10 and 20 NFE)\n{show(grid)}\n")
     budgets = means.groupby(["solver", "grid"])["nfe"].nunique()
     long = means.set_index(["solver", "grid"]).loc[budgets[budgets > 2].index].reset_index()
     if len(long):
