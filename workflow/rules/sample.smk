@@ -63,15 +63,16 @@ rule bare_timing:
         "--device {config[device]:q} --out {output:q} > {log:q} 2>&1"
 
 
-def sample_command(label: str) -> str:
-    """The ``eps sample`` command of a sampling job; ``params`` name the entry, its cells and the output pattern."""
-    return ("eps sample --data {input.data:q} --prior {input.prior:q} {params.net} --dataset {params.dataset:q} "
-            "--task {wildcards.task:q} --task-params {params.task} --method {params.method:q} --label " + label + " "
-            "{params.solver} --options {params.options} --nfe {params.nfe:q} --seed {params.seeds:q} "
-            "--start {params.start} --count {params.images} --shard-size {SAMPLE[shard_size]} "
-            "--num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} --batch-size {SAMPLE[batch_size]} "
-            "--bare-timing {input.timing:q} --class-labels {params.labels:q} --device {config[device]:q} "
-            "--out {params.pattern:q} > {log:q} 2>&1")
+# The eps sample command of a sampling job: params name the entry, its cells and the output pattern (a shell
+# directive is evaluated when the job runs, so a rule made in a loop must not read the loop's variables in it).
+SAMPLE_COMMAND = (
+    "eps sample --data {input.data:q} --prior {input.prior:q} {params.net} --dataset {params.dataset:q} "
+    "--task {wildcards.task:q} --task-params {params.task} --method {params.method:q} --label {params.label:q} "
+    "{params.solver} --options {params.options} --nfe {params.nfe:q} --seed {params.seeds:q} "
+    "--start {params.start} --count {params.images} --shard-size {SAMPLE[shard_size]} "
+    "--num-samples {SAMPLE[num_samples]} --sigma-y {SAMPLE[sigma_y]} --batch-size {SAMPLE[batch_size]} "
+    "--bare-timing {input.timing:q} --class-labels {params.labels:q} --device {config[device]:q} "
+    "--out {params.pattern:q} > {log:q} 2>&1")
 
 
 def net_flags(w, input) -> str:
@@ -99,6 +100,7 @@ if SAMPLE["job"] == "shard":
             task=lambda w: as_json(config["tasks"][w.task]),
             options=lambda w: as_json(config["methods"][w.method].get("options", {})),
             method=lambda w: registered(w.method),
+            label=lambda w: w.method,
             solver=lambda w: solver_flag(w.method),
             labels=lambda w: class_labels(w.dataset),
         resources:
@@ -106,7 +108,7 @@ if SAMPLE["job"] == "shard":
         log:
             f"{OUT}/logs/sample/{{dataset}}/{{task}}/{{method}}-nfe{{nfe}}-seed{{seed}}-shard{{shard}}.log",
         shell:
-            sample_command("{wildcards.method:q}")
+            SAMPLE_COMMAND
 
 else:
     for _dataset in config["datasets"]:
@@ -134,6 +136,7 @@ else:
                     task=lambda w: as_json(config["tasks"][w.task]),
                     options=as_json(_spec.get("options", {})),
                     method=registered(_method),
+                    label=_method,
                     solver=solver_flag(_method),
                     labels=class_labels(_dataset),
                 resources:
@@ -141,4 +144,4 @@ else:
                 log:
                     f"{OUT}/logs/sample/{_dataset}/{{task}}/{_method}.log",
                 shell:
-                    sample_command(shlex.quote(_method))
+                    SAMPLE_COMMAND
