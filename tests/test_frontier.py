@@ -15,15 +15,15 @@ from eps.rng import generator
 
 def test_frontier_has_one_curve_per_method_solver_and_grid(tmp_path):
     out, table, figure = tmp_path / "rows.csv", tmp_path / "table.csv", tmp_path / "f.png"
-    assert eps_main(["frontier", "--methods", "eps,ddrm", "--solvers", "heun,dpmpp2m", "--grids", "auto,karras",
+    assert eps_main(["frontier", "--methods", "eps,ddrm", "--solvers", "euler,dpmpp2m", "--grids", "auto,karras",
                      "--nfe", "1,3", "--tasks", "sr4", "--seeds", "0", "--num-samples", "20", "--shape", "1,4,4",
                      "--out", str(out), "--table", str(table), "--figure", str(figure)]) == 0
     t = pd.read_csv(table, keep_default_na=False)
     curves = set(zip(t.method, t.solver, t.grid))
-    # auto = each solver's default grid (heun: karras, run once); a baseline has no backbone solver or grid
-    assert curves == {("eps", "heun", "karras"), ("eps", "dpmpp2m", "geometric"), ("eps", "dpmpp2m", "karras"),
+    # auto = each solver's default grid (euler: karras, run once); a baseline has no backbone solver or grid
+    assert curves == {("eps", "euler", "karras"), ("eps", "dpmpp2m", "geometric"), ("eps", "dpmpp2m", "karras"),
                       ("ddrm", "", "")}
-    assert sorted(t[t.solver == "heun"].nfe) == [1, 3] and sorted(t[t.solver == "dpmpp2m"].nfe) == [1, 1, 3, 3]
+    assert sorted(t[t.solver == "euler"].nfe) == [1, 3] and sorted(t[t.solver == "dpmpp2m"].nfe) == [1, 1, 3, 3]
     assert (t.ratio > 0).all() and (t.sec_per_sample > 0).all() and figure.stat().st_size > 0
     # 1 NFE is the same single call D(x_T, t_0) for every solver
     one = t[(t.method == "eps") & (t.nfe == 1)]

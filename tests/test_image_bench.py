@@ -102,13 +102,13 @@ def test_bare_timing_tables_replace_the_in_process_timing(tmp_path, cli_inputs):
     from eps.cli import main
 
     table = tmp_path / "bare.csv"
-    table.write_text("solver,grid,nfe,rows,sec\nheun,karras,2,2,0.5\n")
+    table.write_text("solver,grid,nfe,rows,sec\nheun,geometric,2,2,0.5\n")
     out = tmp_path / "s{shard}.pt"
     assert main(["sample", *cli_inputs, "--nfe", "2", "--count", "3", "--shard-size", "3", "--batch-size", "2",
                  "--bare-timing", str(table), "--out", str(out)]) == 0
     # two batches: 2 images x K = 2 -> 4 rows, then 1 image -> 2 rows (scaled from the 2-row timing)
     assert torch.load(tmp_path / "s0.pt", weights_only=True)["seconds_uncond"] == pytest.approx(0.5 * 4 / 2 + 0.5)
-    table.write_text("solver,grid,nfe,rows,sec\nheun,karras,5,2,0.5\n")
+    table.write_text("solver,grid,nfe,rows,sec\nheun,geometric,5,2,0.5\n")
     assert main(["sample", *cli_inputs, "--nfe", "2", "--count", "1", "--bare-timing", str(table),
                  "--out", str(tmp_path / "t.pt")]) == 2
     assert not (tmp_path / "t.pt").exists()
