@@ -105,6 +105,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
     """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row)."""
     check_prior(prior, methods, interpolant)
     instances = {name: with_solver(name, solver, grid) for name, _ in methods}  # one instance per method, reused across tasks
+    check_interpolant_use(instances, tasks[0], shape, sigma_y, interpolant)
     rows = []
     for seed in seeds:
         gmm = random_gmm(shape, generator=_stream(seed, "prior"))
@@ -131,12 +132,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
             problem = Problem(op, y.expand(num_samples, *y.shape[1:]).clone(), sigma_y)
             for name, budgets in methods:
                 for nfe in budgets:
-                    recorded = _Recorded(denoisers)
-                    out = instances[name].run(problem, recorded, nfe, _stream(seed, task, name, str(nfe)))
-                    if interpolant != "edm" and not recorded.read_interpolant:
-                        raise ValueError(f"--interpolant {interpolant}: {name} samples on its own EDM schedule and "
-                                         f"ignores the backbone interpolant, so its row would not describe what ran; "
-                                         f"run {name} with --interpolant edm")
+                    out = instances[name].run(problem, denoisers, nfe, _stream(seed, task, name, str(nfe)))
                     if not torch.isfinite(out.x).all():
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
                     rows.append(dict(method=name, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
@@ -193,6 +189,27 @@ def check_problem(shape: tuple[int, ...], tasks: list[str], memory: int | None =
     except (RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"--shape {','.join(map(str, shape))}: no Gaussian-mixture prior of this shape ({first})") from None
+
+
+def check_interpolant_use(instances: dict, task: str, shape: tuple[int, int, int], sigma_y: float,
+                          interpolant: str) -> None:
+    """Refuse, before any work, a method that samples on its own EDM schedule under a non-EDM ``--interpolant`` (its
+    row would not describe what ran): each method runs once on a 2-sample, 2-NFE problem of the analytic prior
+    (milliseconds) and must read the backbone's interpolant."""
+    if interpolant == "edm":
+        return
+    gmm = random_gmm(shape, generator=generator(0))
+    gmm.interpolant = make_interpolant(interpolant)
+    op = make_operator(task, shape, 1, generator(0)).to(dtype=torch.float64)
+    y = op.measure(gmm.sample(1, generator(1)), sigma_y, generator(2))
+    problem = Problem(op, y.expand(2, *y.shape[1:]).clone(), sigma_y)
+    for name, method in instances.items():
+        recorded = _Recorded(gmm)
+        method.run(problem, recorded, 2, generator(3))
+        if not recorded.read_interpolant:
+            raise ValueError(f"--interpolant {interpolant}: {name} samples on its own EDM schedule and ignores the "
+                             f"backbone interpolant, so its row would not describe what ran; run {name} with "
+                             "--interpolant edm")
 
 
 class _Recorded:

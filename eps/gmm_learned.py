@@ -68,10 +68,14 @@ def cache_key(gmm: GaussianMixture, train_seed: int, num_train: int, *configs: T
     return h.hexdigest()[:16]
 
 
-def final_loss(out: Path) -> float:
-    """Mean training loss over the last 10% of the logged steps (one step's loss is one noisy batch)."""
+def final_loss(out: Path, steps: int) -> float:
+    """Mean training loss over the last 10% of the logged steps (one step's loss is one noisy batch). The log of a
+    finished run holds one row per step: any other count (a log cut at a line boundary) is refused, naming it."""
     with open(log_path(out)) as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    if len(losses) != steps:
+        raise ValueError(f"training log {log_path(out)} holds {len(losses)} rows for a {steps}-step run: cut or "
+                         f"damaged; delete {out.parent} to train again")
     tail = losses[-max(1, len(losses) // 10):]
     return sum(tail) / len(tail)
 
@@ -89,8 +93,8 @@ def learned_networks(gmm: GaussianMixture, tasks: list[str], sigma_y: float, see
     train(prior_cfg, prior_out, images)
     eps_cfg.init = str(prior_out)
     train(eps_cfg, eps_out, images)
-    info = dict(prior_steps=prior_cfg.steps, eps_steps=eps_cfg.steps, prior_loss=final_loss(prior_out),
-                eps_loss=final_loss(eps_out), files=(str(prior_out), str(eps_out)))
+    info = dict(prior_steps=prior_cfg.steps, eps_steps=eps_cfg.steps, prior_loss=final_loss(prior_out, prior_cfg.steps),
+                eps_loss=final_loss(eps_out, eps_cfg.steps), files=(str(prior_out), str(eps_out)))
     return NetworkPrior(load_network(prior_out), load_network(eps_out)), info
 
 
