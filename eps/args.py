@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable
 
-from .names import INTERPOLANTS, PROTOCOLS, SOLVERS, TASKS, method_names
+from .names import GRIDS, INTERPOLANTS, PROTOCOLS, SOLVERS, TASKS, method_names
 
 
 def _int(text: str) -> int:
@@ -196,6 +196,16 @@ def add_solver(p):
     p.add_argument("--solver", type=one_of(SOLVERS, "solver"), default=None,
                    help=f"backbone solver of EPS-like methods, one of: {', '.join(SOLVERS)} (default: the protocol's, "
                         "eps_paper: euler)")
+
+
+def add_grid(p):
+    p.add_argument("--grid", type=one_of(GRIDS, "grid"), default=None,
+                   help=f"sigma grid of that solver, one of: {', '.join(GRIDS)} (default: the solver's own)")
+
+
+def add_grids(p, default: str = "auto"):
+    p.add_argument("--grids", type=name_list(("auto", *GRIDS), "grid"), default=default,
+                   help=f"sigma grids of each solver, comma-separated from: auto (the solver's own), {', '.join(GRIDS)}")
 
 
 def add_solvers(p, default: str = "heun,dpmpp2m"):

@@ -1,18 +1,19 @@
 """``eps frontier``: accuracy against cost on the exact-posterior benchmark, every method x backbone solver.
 
 For each NFE budget, every method runs the GMM benchmark (:func:`eps.gmm_bench.run`, same seeds, priors,
-measurements and exact samples); a backbone-sampler method (EPS, its ablations) once per solver, a method
-with its own update rule (the baselines) once; a budget below a method's smallest step is skipped (logged).
+measurements and exact samples); a backbone-sampler method (EPS, its ablations) once per solver and sigma
+grid (``--grids auto``: each solver on its default grid; ``karras,geometric``: both), a method with its own
+update rule (the baselines) once; a budget below a method's smallest step is skipped (logged).
 Written: the raw rows (``--out``), the table
 
-    mean sw / sw_floor over seeds per (method, solver, nfe, task), and sec_per_sample
+    mean sw / sw_floor over seeds per (method, solver, grid, nfe, task), and sec_per_sample
 
 (``--table``: ``sw / sw_floor = 1`` is indistinguishable from exact; ``sec_per_sample`` is the wall time of
 one (task, seed) run over its samples), and the figure (``--figure``): ``sw / sw_floor`` against measured
 NFE per task, and seconds per sample against NFE.
 
-    eps frontier --methods eps,dps --solvers heun,dpmpp2m --nfe 1,5,10,20,50,100 --seeds 0 \\
-                 --num-samples 500 --out f.csv --table f_table.csv --figure f.png
+    eps frontier --methods eps,dps --solvers heun,dpmpp2m --grids karras,geometric --nfe 1,5,10,20,50,100 \\
+                 --seeds 0 --num-samples 500 --out f.csv --table f_table.csv --figure f.png
 """
 from __future__ import annotations
 
@@ -26,19 +27,21 @@ from .methods import METHODS, get_method
 from .provenance import write_provenance
 from .operators import TASKS
 from .parsers import build
+from .samplers import solver_grid
 
-KEYS = ["method", "solver", "nfe", "task"]
+KEYS = ["method", "solver", "grid", "nfe", "task"]
 
 
 def run(methods: list[str], solvers: list[str], nfe: list[int], tasks: list[str], seeds: list[int],
         shape: tuple[int, int, int], sigma_y: float, num_samples: int, interpolant: str = "edm",
-        log=print, protocol: str = "eps_paper") -> pd.DataFrame:
-    """Rows of :func:`eps.gmm_bench.run` for every method x solver (one solver-less run per baseline), each method
-    with ``protocol``'s settings (the solvers replace the protocol's backbone solver)."""
+        log=print, protocol: str = "eps_paper", grids: list[str] = ("auto",)) -> pd.DataFrame:
+    """Rows of :func:`eps.gmm_bench.run` for every method x solver x grid (one solver-less run per baseline), each
+    method with ``protocol``'s settings (the solvers and grids replace the protocol's backbone solver)."""
     backbone = [m for m in methods if "solver" in get_method(m).options()]
     own_rule = [m for m in methods if m not in backbone]
     parts = [gmm_bench.run([(m, nfe) for m in backbone], tasks, seeds, shape, sigma_y, num_samples, interpolant,
-                           log=log, solver=solver, protocol=protocol) for solver in (solvers if backbone else [])]
+                           log=log, solver=solver, grid=grid, protocol=protocol)
+             for solver in (solvers if backbone else []) for grid in dict.fromkeys(solver_grid(solver, g) for g in grids)]
     for m in own_rule:
         for budget in nfe:  # a budget below a method's smallest step (e.g. DAPS: ode_steps NFE) is skipped
             try:
@@ -51,7 +54,8 @@ def run(methods: list[str], solvers: list[str], nfe: list[int], tasks: list[str]
 
 def table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ``ratio`` and seconds per sample over seeds, one row per (method, solver, nfe, task)."""
-    rows = rows.assign(solver=rows["solver"].fillna(""), sec_per_sample=rows["seconds"] / rows["num_samples"])
+    rows = rows.assign(solver=rows["solver"].fillna(""), grid=rows["grid"].fillna(""),
+                       sec_per_sample=rows["seconds"] / rows["num_samples"])
     out = rows.groupby(KEYS, as_index=False).agg(ratio=("ratio", "mean"), sec_per_sample=("sec_per_sample", "mean"),
                                                  nfe_measured=("nfe_measured", "first"), seeds=("seed", "nunique"))
     return out.sort_values(KEYS, key=lambda c: c.map(TASKS.index) if c.name == "task" else c, ignore_index=True)
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     rows = run(methods, a.solvers, a.nfe, a.tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant,
-               protocol=a.protocol)
+               protocol=a.protocol, grids=a.grids)
     summary = table(rows)
     write_text(a.out, rows.to_csv(index=False))
     write_text(a.table, summary.to_csv(index=False))
@@ -79,6 +83,6 @@ def main(argv: list[str] | None = None) -> int:
     figures.frontier(summary, a.figure, style.setup(shape="x".join(map(str, a.shape)), seeds=a.seeds,
                                                     samples=[a.num_samples], nfe=a.nfe)
                      + f" · sigma_y {a.sigma_y} · analytic Gaussian-mixture prior")
-    wide = summary.pivot_table(index=["method", "solver", "nfe"], columns="task", values="ratio")
+    wide = summary.pivot_table(index=["method", "solver", "grid", "nfe"], columns="task", values="ratio")
     print("\nmean sw / sw_floor over seeds:\n" + wide[[t for t in TASKS if t in wide.columns]].round(2).to_string())
     return 0

@@ -10,8 +10,9 @@ size), plus the errors of the sample mean and covariance against their closed fo
                   --shape 3,8,8 --sigma-y 0.05 --out results/gmm.csv
 
 A method may carry its own budget: ``--methods eps@20,dps@100``. ``--solver dpmpp2m`` runs every
-backbone-sampler method (EPS, its ablations) with that solver (:data:`eps.samplers.SOLVERS`); the
-column ``solver`` records it (empty for methods with their own update rule).
+backbone-sampler method (EPS, its ablations) with that solver (:data:`eps.samplers.SOLVERS`), ``--grid`` on
+that sigma grid (:data:`eps.samplers.GRIDS`; default: the solver's own); the columns ``solver`` and ``grid``
+record them (empty for methods with their own update rule).
 
 ``--prior learned`` runs every method with the project's own networks learned on the seed's GMM instead of its
 exact denoisers (eps.gmm_learned: the UNet prior trained with the EDM loss on GMM samples, the EPS network
@@ -51,8 +52,8 @@ Tensor = torch.Tensor
 # nfe: the configured budget; nfe_measured, vjp: the denoiser calls and backward passes counted per sample
 # (the names of eps evaluate's summary.csv).
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_measured", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
-           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "prior", "prior_steps", "eps_steps",
-           "prior_loss", "eps_loss", "protocol"]
+           "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "grid", "prior", "prior_steps",
+           "eps_steps", "prior_loss", "eps_loss", "protocol"]
 PRIORS = ("analytic", "learned")
 NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws",
                  "palette": "needs a Palette network"}
@@ -100,13 +101,14 @@ def score(samples: Tensor, exact: Tensor, floor: float, mean: Tensor, cov: Tenso
 def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int], shape: tuple[int, int, int],
         sigma_y: float, num_samples: int, interpolant: str = "edm", num_projections: int = 500,
         log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None,
-        cache: str | None = None, protocol: str = "eps_paper") -> pd.DataFrame:
+        cache: str | None = None, protocol: str = "eps_paper",
+        grid: str | None = None) -> pd.DataFrame:
     """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row).
     ``protocol`` (eps.protocols) sets the task families and each method's settings per task; ``solver`` overrides
-    the protocol's backbone solver."""
+    the protocol's backbone solver, on sigma ``grid``."""
     check_prior(prior, methods, interpolant)
     # one instance per method and task (the protocol's settings are per task), reused across seeds
-    instances = {(name, task): build_method(protocol, name, task, solver)[0] for name, _ in methods for task in tasks}
+    instances = {(name, task): build_method(protocol, name, task, solver, grid=grid)[0] for name, _ in methods for task in tasks}
     check_interpolant_use({name: instances[name, tasks[0]] for name, _ in methods}, tasks[0], shape, sigma_y,
                           interpolant)
     rows = []
@@ -140,7 +142,8 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
                     rows.append(dict(method=name, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
                                      **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
-                                     seconds=out.seconds, solver=getattr(instances[name, task], "solver", ""), **common))
+                                     seconds=out.seconds, solver=getattr(instances[name, task], "solver", ""),
+                                     grid=getattr(instances[name, task], "grid", ""), **common))
                     log(f"seed {seed} {task:<14} {name:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
                         f"{out.seconds:6.1f}s")
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -246,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                            net={**b.net, "model_channels": a.model_channels})
     cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,
-             solver=a.solver, prior=a.prior, budget=budget, cache=cache, protocol=a.protocol)
+             solver=a.solver, prior=a.prior, budget=budget, cache=cache, protocol=a.protocol, grid=a.grid)
     write_text(a.out, df.to_csv(index=False))
     ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)}
     write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu", sources=import_closure({__name__, *ran}))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 TASKS = ("inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion")
 SOLVERS = ("heun", "euler", "ddim", "dpmpp2m", "churn")
+GRIDS = ("karras", "geometric")  # sigma grids of the solvers (eps.samplers.sigma_grid)
 INTERPOLANTS = ("edm", "vp", "flow")
 # Choices of single commands, copied from the modules that implement them (tests/test_cli.py checks each copy).
 KINDS = ("prior", "eps", "palette")  # eps train --kind (eps.training)
@@ -79,5 +80,5 @@ def method_names() -> list[str]:
     return sorted(method_modules())
 
 
-__all__ = ["TASKS", "SOLVERS", "INTERPOLANTS", "PROTOCOLS", "SAMPLE_SETS", "KINDS", "CONDITIONINGS", "PRECONDS", "CRPS_ESTIMATORS",
+__all__ = ["TASKS", "SOLVERS", "GRIDS", "INTERPOLANTS", "PROTOCOLS", "SAMPLE_SETS", "KINDS", "CONDITIONINGS", "PRECONDS", "CRPS_ESTIMATORS",
            "CLASS_LABELS", "GMM_PRIORS", "METHOD_GROUP", "method_modules", "method_names"]

@@ -15,7 +15,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .args import (Parser, add_device, add_protocol, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
+from .args import (Parser, add_device, add_grid, add_grids, add_protocol, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
                    add_out, add_seed, add_seeds, add_shape, add_sigma_y, add_solver, add_solvers, add_task, add_task_params,
                    add_tasks, add_threads, fraction, int_at_least, int_list, nonnegative_int, one_of, positive_float, positive_int)
 from .names import CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PRECONDS, SAMPLE_SETS
@@ -43,6 +43,7 @@ def gmm_bench(p):
     add_interpolant(p, help="backbone interpolant of the EPS samplers (baselines run EDM only: other values refuse them)")
     p.add_argument("--num-projections", default=500, type=positive_int, help="directions of the sliced Wasserstein distance")
     add_solver(p)
+    add_grid(p)
     add_threads(p)
     p.add_argument("--prior", default="analytic", type=one_of(GMM_PRIORS, "prior"),
                    help="analytic (exact GMM denoisers) or learned (networks trained on GMM samples, eps.gmm_learned)")
@@ -66,6 +67,7 @@ def frontier(p):
     add_protocol(p)
     add_methods(p)
     add_solvers(p)
+    add_grids(p)
     add_nfe(p, multiple=True, default="1,5,10,20,50,100")
     add_tasks(p)
     add_seeds(p)
@@ -87,10 +89,14 @@ def sample(p):
     add_method(p)
     p.add_argument("--options", default="{}", help="JSON dict of method options (over the protocol's values)")
     add_solver(p)
-    add_nfe(p, required=True)
-    add_seed(p, help="seed of the measurements (operator draws, noise) and of the samplers")
-    p.add_argument("--start", type=nonnegative_int, default=0, help="first test image of the shard")
-    p.add_argument("--count", type=positive_int, required=True, help="images in the shard")
+    add_nfe(p, multiple=True, required=True)
+    p.add_argument("--seed", type=int_list(nonnegative_int), default=[0],
+                   help="seed(s) of the measurements (operator draws, noise) and of the samplers, comma-separated")
+    p.add_argument("--start", type=nonnegative_int, default=0, help="first test image")
+    p.add_argument("--count", type=positive_int, required=True, help="test images from --start")
+    p.add_argument("--shard-size", type=positive_int, default=None, help="images per shard file (default: --count)")
+    p.add_argument("--bare-timing", nargs="*", default=[],
+                   help="timing tables of the bare sampler (eps cost-bench --bare-only; default: timed in this process)")
     add_num_samples(p, 4, "posterior samples K per measurement")
     add_sigma_y(p)
     p.add_argument("--label", default=None, help="method name in the shard's meta and the tables (default: --method)")
@@ -99,7 +105,8 @@ def sample(p):
     p.add_argument("--class-labels", type=one_of(CLASS_LABELS, "class-labels mode"), default="none",
                    help="class-conditional backbone: 'true_label' gives each test image's class (test zip labels)")
     add_device(p)
-    add_out(p, "shard file (.pt)")
+    add_out(p, "shard file (.pt); with several NFE, seeds or shards a pattern naming the varying ones: {nfe}, {seed}, "
+               "{shard}")
 
 
 def cost_bench(p):
@@ -107,11 +114,29 @@ def cost_bench(p):
     add_task(p)
     add_task_params(p)
     add_methods(p)
+    p.add_argument("--protocol", default="batched", type=one_of(("batched", "paper"), "protocol"),
+                   help="batched: medians at the given batch, solver and NFE; paper: the EPS paper's D.12 runtime "
+                        "protocol (batch 1, Euler/Karras at NFE 100, mean of 5 runs after 2 warm-ups), which "
+                        "overrides --count, --num-samples, --nfe, --solver, --grid, --warmups and --repeats")
     add_nfe(p, multiple=True, default="1,20,100")
     add_solver(p)
+    add_grid(p)
     p.add_argument("--count", type=positive_int, default=4, help="test images in the batch")
     add_num_samples(p, 4, "rows per image (K)")
-    p.add_argument("--repeats", type=positive_int, default=7, help="interleaved timing rounds (the median is reported)")
+    p.add_argument("--warmups", type=nonnegative_int, default=None,
+                   help="untimed calls of each before the repeats (default: the protocol's, 1 or 2)")
+    p.add_argument("--repeats", type=positive_int, default=None,
+                   help="interleaved timing rounds (default: the protocol's, 7 or 5)")
+    p.add_argument("--clock", default="wall", type=one_of(("wall", "process"), "clock"),
+                   help="wall: elapsed seconds (the paper's); process: this process's CPU seconds, for a CPU shared "
+                        "with other work (with --threads 1 equal to wall time on a quiet machine)")
+    p.add_argument("--bare-only", action="store_true",
+                   help="time the bare sampler alone (--solver, --grid, each NFE): the reference eps sample "
+                        "--bare-timing reads")
+    p.add_argument("--class-labels", type=one_of(CLASS_LABELS, "class-labels mode"), default="none",
+                   help="class-conditional backbone: the test images' classes (as eps sample)")
+    p.add_argument("--reference", help="published runtimes (results/reference/paper_runtime_imagenet64.csv): their "
+                                       "ratio, seconds and GPU join each method's row (ratio_published, ...)")
     add_sigma_y(p)
     add_seed(p, help="seed of the measurements")
     add_threads(p)

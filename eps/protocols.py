@@ -154,9 +154,10 @@ def method_settings(protocol: str, method: str, task: str, overrides: dict | Non
     return out
 
 
-def build_method(protocol: str, name: str, task: str, solver: str | None = None, overrides: dict | None = None):
+def build_method(protocol: str, name: str, task: str, solver: str | None = None, overrides: dict | None = None,
+                 grid: str | None = None):
     """``(method, settings)``: the registered method ``name`` built with ``protocol``'s values for ``task``, then
-    ``overrides`` (config ``options``) and an explicit ``solver`` (backbone samplers only), and the
+    ``overrides`` (config ``options``) and an explicit ``solver`` and sigma ``grid`` (backbone samplers only), and the
     ``{setting: (value, source)}`` it runs with (every option of the class; ``published_nfe``: the protocol's
     budgets)."""
     from .methods import METHODS, get_method, load_plugins
@@ -166,8 +167,8 @@ def build_method(protocol: str, name: str, task: str, solver: str | None = None,
         get_method(name)  # one clear error naming the registered methods
     cls = METHODS[name]
     extra = dict(overrides or {})
-    if solver is not None and "solver" in cls.options():
-        extra["solver"] = solver
+    if "solver" in cls.options():
+        extra.update({k: v for k, v in (("solver", solver), ("grid", grid)) if v is not None})
     settings = method_settings(protocol, name, task, extra, cls)
     chosen = {k: v for k, (v, source) in settings.items() if k in cls.options() and not source.startswith(CLASS_DEFAULT)}
     return cls(**chosen), settings

@@ -24,7 +24,8 @@ def test_solvers_match_k_diffusion(solver):
     gmm = GaussianMixture(ref["weights"], ref["means"], ref["covs"], ref["image_shape"])
     for N in (1, 2, 5, 12):
         assert torch.allclose(edm_sigmas(N), ref["outputs"][f"sigmas_{N}"], rtol=1e-14, atol=0)
-        x = sample(gmm.denoise, ref["noise"], EDM(), N, solver, generator=generator(ref["churn_generator_seed"]))
+        x = sample(gmm.denoise, ref["noise"], EDM(), N, solver, generator=generator(ref["churn_generator_seed"]),
+                   grid="karras")  # k-diffusion's get_sigmas_karras
         expected = ref["outputs"][f"{solver}_{N}"]
         # same float64 operations up to their order; Heun at N = 2 steps from sigma 80 to 0.002 in one step
         # and amplifies rounding by up to sigma_max / sigma_min = 4e4
@@ -107,3 +108,17 @@ def test_every_solver_counts_its_nfe(solver):
 def test_unknown_solver_is_one_clear_error():
     with pytest.raises(ValueError, match="unknown solver 'rk4'; valid: heun, euler, ddim, dpmpp2m, churn"):
         get_method("eps", solver="rk4")
+    with pytest.raises(ValueError, match="unknown grid 'cosine'; valid: karras, geometric"):
+        get_method("eps", solver="euler", grid="cosine")
+
+
+def test_the_papers_sampler_is_euler_on_the_karras_grid():
+    """EPS paper App. B: EDM Euler on sigma_max 80, sigma_min 0.002, rho 7 — the default grid of euler (and of EDM's
+    stochastic churn sampler), whatever the other solvers default to."""
+    for solver in ("euler", "churn"):
+        assert get_method("eps", solver=solver).grid == "karras"
+    prior, op, y, _ = _gaussian_problem()
+    problem = Problem(op, y.expand(4, *y.shape[1:]), 0.05)
+    auto = get_method("eps", solver="euler").sample(problem, prior, 20, generator(3))
+    karras = get_method("eps", solver="euler", grid="karras").sample(problem, prior, 20, generator(3))
+    assert torch.equal(auto, karras)

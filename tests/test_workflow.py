@@ -51,8 +51,10 @@ def test_default_dry_run_lists_every_stage(tmp_path):
     assert run.returncode == 0, run.stderr
     counts = job_counts(run.stdout)
     cfg = yaml.safe_load((cwd / "config" / "default.yaml").read_text())
-    cells = len(cfg["tasks"]) * sum(len(m["nfe"]) for m in cfg["methods"].values())
-    assert counts["evaluate"] == len(cfg["tasks"]) and counts["sample"] == cells  # one shard per cell
+    # one sampling job per (task, methods entry) writes its shards; the bare sampler timed once per (solver, grid, NFE)
+    assert cfg["sample"]["job"] == "method"
+    assert all(counts[f"sample_embedded_{m}"] == len(cfg["tasks"]) for m in cfg["methods"])
+    assert counts["evaluate"] == len(cfg["tasks"]) and counts["bare_timing"] == 4  # heun 1/20/100, dpmpp2m 20
     assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 1 + len(cfg["tasks"])  # EPS, Palette per task
     for rule in ("prepare_embedded", "train_prior", "report", "notebook"):
         assert counts[rule] == 1

@@ -14,15 +14,18 @@ import torch
 
 from .registry import Method, Problem, Prior, register_method
 from ..posterior import PivotDenoiser, eps_denoiser
-from ..samplers import check_solver, sample, steps_for_nfe
+from ..samplers import check_solver, sample, solver_grid, steps_for_nfe
 
 
 class BackboneSampler(Method):
     """The backbone's own sampler (EDM schedule; Heun by default) over a method's ``denoiser(problem, prior)``:
     the one sampling loop of every method that only changes the denoiser call (EPS, its ablations, Palette).
-    ``solver`` is any of :data:`eps.samplers.SOLVERS`; ``eta`` is DDIM's, ``s_*`` the churn sampler's."""
+    ``solver`` is any of :data:`eps.samplers.SOLVERS`, ``grid`` its sigma grid (:data:`eps.samplers.GRIDS`; ``auto``:
+    the solver's default, resolved here so that every record names the grid that ran); ``eta`` is DDIM's, ``s_*``
+    the churn sampler's."""
 
     solver = "heun"
+    grid = "auto"
     eta = 0.0
     s_churn = 40.0
     s_tmin = 0.05
@@ -35,6 +38,7 @@ class BackboneSampler(Method):
     def __init__(self, **options):
         super().__init__(**options)
         check_solver(self.solver)
+        self.grid = solver_grid(self.solver, self.grid)
 
     def denoiser(self, problem: Problem, prior: Prior) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         raise NotImplementedError
@@ -44,7 +48,8 @@ class BackboneSampler(Method):
                             dtype=problem.y.dtype, device=problem.y.device)
         return sample(self.denoiser(problem, prior), noise, prior.interpolant, steps_for_nfe(nfe, self.solver),
                       self.solver, self.eta, generator, self.sigma_min, self.sigma_max, self.rho,
-                      s_churn=self.s_churn, s_tmin=self.s_tmin, s_tmax=self.s_tmax, s_noise=self.s_noise)
+                      s_churn=self.s_churn, s_tmin=self.s_tmin, s_tmax=self.s_tmax, s_noise=self.s_noise,
+                      grid=self.grid)
 
 
 class Unconditional(BackboneSampler):

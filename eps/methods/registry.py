@@ -150,12 +150,13 @@ def get_method(name: str, **options) -> Method:
     return METHODS[name](**options)
 
 
-def with_solver(name: str, solver: str | None, **options) -> Method:
-    """``get_method(name, **options)``, running backbone ``solver`` when the method has one (a ``solver`` option:
-    EPS, its ablations, Palette). Methods with their own update rule (the baselines) ignore it."""
+def with_solver(name: str, solver: str | None, grid: str | None = None, **options) -> Method:
+    """``get_method(name, **options)``, running backbone ``solver`` on sigma ``grid`` when the method has them
+    (``solver`` and ``grid`` options: EPS, its ablations, Palette). Methods with their own update rule (the
+    baselines) ignore both."""
     load_plugins([name])
-    if solver is not None and name in METHODS and "solver" in METHODS[name].options():
-        options = {**options, "solver": solver}
+    if name in METHODS and "solver" in METHODS[name].options():
+        options = {**options, **({} if solver is None else {"solver": solver}), **({} if grid is None else {"grid": grid})}
     return get_method(name, **options)
 
 

@@ -110,12 +110,14 @@ def mixture_denoise(log_weights: Tensor, means: Tensor, covs: Tensor, z: Tensor,
     Sigma = Sigma.reshape(-1, d, d)
     S, B = Sigma.shape[0], z.shape[0]
     L = torch.linalg.cholesky(covs[None] + Sigma[:, None])  # (S, K, d, d)
-    r = (z.reshape(S, 1, B // S, d) - means[None, :, None, :]).transpose(-1, -2)  # (S, K, d, n)
-    sol = torch.cholesky_solve(r, L)  # (C_k + Sigma)^(-1) (z - m_k)
+    # the inverses once per component, then matrix products for the batch: half the time of B triangular solves
+    P = torch.cholesky_inverse(L)  # (C_k + Sigma)^(-1), symmetric
+    r = z.reshape(S, 1, B // S, d) - means[None, :, None, :]  # (S, K, n, d)
+    sol = r @ P  # rows: (C_k + Sigma)^(-1) (z - m_k)
     logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (S, K)
-    log_w = torch.log_softmax(log_weights, 0)[None, :, None] - 0.5 * ((r * sol).sum(-2) + logdet[..., None])
-    step = (torch.softmax(log_w, dim=1)[:, :, None, :] * sol).sum(1)  # (S, d, n)
-    return z - (Sigma @ step).transpose(1, 2).reshape(B, d)
+    log_w = torch.log_softmax(log_weights, 0)[None, :, None] - 0.5 * ((r * sol).sum(-1) + logdet[..., None])
+    step = torch.einsum("skn,sknd->snd", torch.softmax(log_w, dim=1), sol)  # (S, n, d)
+    return z - (step @ Sigma).reshape(B, d)  # Sigma symmetric
 
 
 def dense_V(operator: LinearOperator) -> Tensor:

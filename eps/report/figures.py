@@ -188,6 +188,9 @@ def frontier(table: pd.DataFrame, path, caption: str = "") -> None:
     (paper order) and a last panel of seconds per sample, in a grid; one line per method and backbone solver
     (log-log, 1 = exact, ticks at the NFE budgets), one legend for all."""
     table = table.assign(label=[style.solver_label(m, s) for m, s in zip(table["method"], table["solver"].fillna(""))])
+    grids = table["grid"].fillna("") if "grid" in table else pd.Series("", index=table.index)
+    if grids[grids != ""].nunique() > 1:  # solvers run on several sigma grids: one line per grid
+        table = table.assign(label=table["label"] + grids.map(lambda g: f" ({g})" if g else ""))
     tasks = style.task_order(table["task"])
     cols = min(3, len(tasks) + 1)
     rows = math.ceil((len(tasks) + 1) / cols)
