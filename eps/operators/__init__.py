@@ -49,7 +49,6 @@ from .inpainting import BoxInpainting, RandomInpainting, box_mask, random_mask, 
 from .kernels import gaussian_kernel, gaussian_kernel_1d, line_motion_kernels, motion_kernel
 from .superres import FILTERS, BicubicSuperResolution, SuperResolution, bicubic_superresolution
 
-TASKS = ("inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion")
 SPLITS = ("eval", "train")
 
 DEFAULTS: dict[str, dict] = {
