@@ -7,7 +7,8 @@
 * every task fits every dataset's resolution (e.g. ``sr4.factor`` must divide it) and the exact-posterior
   benchmark's ``gmm.shape`` (which must also fit in memory);
 * a ``methods`` entry's own ``train`` options and ``continues`` belong to a method with a trained network, and
-  ``continues`` names an entry of the same kind whose training differs only by fewer ``steps``;
+  ``continues`` names an entry of the same kind whose training differs only by a smaller budget (``steps`` or
+  ``images``);
 * ``num_test`` of an embedded dataset is at most its number of test patches (a folder dataset is counted
   when its zip is read, by ``eps sample``).
 """
@@ -24,6 +25,10 @@ from .rng import generator
 # Methods that sample with their own trained network -> the `eps train` kind that produces it (the workflow's
 # training rules follow this table).
 TRAINED = {"eps": "eps", "palette": "palette"}
+# Training options the workflow reads itself (not passed to `eps train`): ``amortized: true`` trains one network on
+# every configured task (the EPS paper's D.5 ablation) instead of one per task (its main tables, App. B).
+WORKFLOW_OPTIONS = ("amortized",)
+BUDGETS = ("steps", "images")  # a training budget is one of these (eps train --steps / --images)
 
 
 def non_finite(value, path: str = "config") -> list[str]:
@@ -47,14 +52,42 @@ def embedded_test_count(resolution: int) -> int:
 
 
 def network_options(config: Mapping, label: str) -> dict:
-    """The training options of the network a trained ``methods`` entry samples with."""
+    """The training options of the network a trained ``methods`` entry samples with: ``train.<kind>`` overridden by
+    the entry's own ``train`` (a budget given there, in steps or images, replaces the kind's)."""
     spec = config["methods"][label]
-    return {**config["train"][TRAINED[spec.get("method", label)]], **spec.get("train", {})}
+    base, own = dict(config["train"][TRAINED[spec.get("method", label)]]), spec.get("train", {})
+    if any(b in own for b in BUDGETS):
+        base = {k: v for k, v in base.items() if k not in BUDGETS}
+    return {**base, **own}
+
+
+def budget_steps(options: Mapping) -> int:
+    """The optimizer steps of a training's options: ``steps``, or ``images`` at the global ``batch`` (rounded up, as
+    ``eps train --images`` converts them)."""
+    from .training.trainer import TrainConfig
+
+    if "steps" in options:
+        return int(options["steps"])
+    return -(-int(options["images"]) // int(options.get("batch", TrainConfig.batch)))
+
+
+def per_task(options: Mapping) -> bool:
+    """One network per task (the EPS paper's main tables, App. B), unless ``amortized: true`` (its D.5 ablation)."""
+    return not options.get("amortized", False)
+
+
+def check_budget(options: Mapping, where: str) -> None:
+    given = [b for b in BUDGETS if b in options]
+    if len(given) != 1:
+        raise ValueError(f"config: {where}: give a training budget as exactly one of steps or images, got "
+                         f"{', '.join(given) or 'neither'}")
 
 
 def check_networks(config: Mapping) -> None:
     """``train`` / ``continues`` of ``methods`` entries (module docstring)."""
     methods = config["methods"]
+    for kind in ("prior", *TRAINED.values()):
+        check_budget(config["train"][kind], f"train.{kind}")
     for name, spec in methods.items():
         kind = TRAINED.get(spec.get("method", name))
         own = [k for k in ("train", "continues") if k in spec]
@@ -68,10 +101,11 @@ def check_networks(config: Mapping) -> None:
             raise ValueError(f"config: methods.{name}.continues: {start!r} is not another methods entry with a "
                              f"network of kind {kind!r}")
         mine, theirs = network_options(config, name), network_options(config, start)
-        differ = sorted(k for k in {*mine, *theirs} - {"steps"} if mine.get(k) != theirs.get(k))
-        if differ or theirs["steps"] >= mine["steps"]:
-            raise ValueError(f"config: methods.{name}.continues {start!r}: a continued training changes only steps, "
-                             f"to more ({theirs['steps']} -> {mine['steps']}"
+        differ = sorted(k for k in {*mine, *theirs} - set(BUDGETS) if mine.get(k) != theirs.get(k))
+        before, after = budget_steps(theirs), budget_steps(mine)
+        if differ or before >= after:
+            raise ValueError(f"config: methods.{name}.continues {start!r}: a continued training changes only its "
+                             f"budget, to more steps ({before} -> {after}"
                              + (f"; differ: {', '.join(differ)})" if differ else ")"))
 
 
@@ -106,4 +140,5 @@ def check_config(config: Mapping) -> None:
         raise ValueError(f"config: gmm.shape: {err}") from None
 
 
-__all__ = ["TRAINED", "check_config", "check_networks", "network_options", "non_finite", "embedded_test_count"]
+__all__ = ["TRAINED", "WORKFLOW_OPTIONS", "BUDGETS", "budget_steps", "per_task", "check_budget", "check_config",
+           "check_networks", "network_options", "non_finite", "embedded_test_count"]

@@ -53,7 +53,7 @@ def test_default_dry_run_lists_every_stage(tmp_path):
     cfg = yaml.safe_load((cwd / "config" / "default.yaml").read_text())
     cells = len(cfg["tasks"]) * sum(len(m["nfe"]) for m in cfg["methods"].values())
     assert counts["evaluate"] == len(cfg["tasks"]) and counts["sample"] == cells  # one shard per cell
-    assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 1 + len(cfg["tasks"])  # EPS, Palette per task
+    assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 2 * len(cfg["tasks"])  # EPS, Palette per task
     for rule in ("prepare_embedded", "train_prior", "report", "notebook"):
         assert counts[rule] == 1
 

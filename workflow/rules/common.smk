@@ -7,16 +7,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from eps.config_check import TRAINED, network_options
+from eps.config_check import TRAINED, WORKFLOW_OPTIONS, budget_steps, network_options, per_task
 from eps.methods import available_methods
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
 from eps.provenance import config_hash
-
-# Methods that sample with their own trained network, and the training kind that produces it
-# (eps.config_check.TRAINED); the kinds trained once per task (Palette is a per-task model, Saharia et al. 2022)
-# rather than on every task at once.
-PER_TASK = {"palette"}
 
 OUT = config["out"]
 DATA = config["data_dir"]
@@ -46,13 +41,15 @@ def network_stem(label: str) -> str | None:
 
 
 # Every trained network but the prior: stem -> (kind, training options of the kind overridden by the entry's
-# `train`, the stem whose training state it continues or None). A per-task kind trains <stem>_<task>.
+# `train`, the stem whose training state it continues or None). A per-task network (EPS and Palette as the EPS
+# paper trains them, App. B; eps.config_check.per_task) trains <stem>_<task>; an amortized one, <stem> on every task.
 NETWORKS = {network_stem(m): (TRAINED[registered(m)], network_options(config, m),
                               network_stem(config["methods"][m]["continues"]) if "continues" in config["methods"][m]
                               else None)
             for m in config["methods"] if network_stem(m)}
-MODELS = {f"{stem}_{task}" if kind in PER_TASK else stem: stem
-          for stem, (kind, _, _) in NETWORKS.items() for task in (TASKS if kind in PER_TASK else [None])}
+PER_TASK = {stem for stem, (_, options, _) in NETWORKS.items() if per_task(options)}
+MODELS = {f"{stem}_{task}" if stem in PER_TASK else stem: stem
+          for stem in NETWORKS for task in (config["tasks"] if stem in PER_TASK else [None])}
 
 
 _unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
@@ -113,14 +110,14 @@ def task_cells(dataset, task) -> list[tuple]:
 def model_file(stem: str, dataset: str, task: str) -> str:
     """The file of network ``stem`` (a key of ``NETWORKS``) that samples ``task``: ``<stem>.pt`` or, for a per-task
     kind, ``<stem>_<task>.pt``."""
-    name = f"{stem}_{task}" if NETWORKS[stem][0] in PER_TASK else stem
+    name = f"{stem}_{task}" if stem in PER_TASK else stem
     return f"{OUT}/models/{dataset}/{name}.pt"
 
 
 def model_tasks(model: str) -> list[str]:
     """The tasks the network file named ``model`` (a key of ``MODELS``) trains on."""
     stem = MODELS[model]
-    return [model.removeprefix(f"{stem}_")] if NETWORKS[stem][0] in PER_TASK else list(config["tasks"])
+    return [model.removeprefix(f"{stem}_")] if stem in PER_TASK else list(config["tasks"])
 
 
 def prior_checkpoint(dataset: str) -> str:

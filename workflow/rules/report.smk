@@ -11,7 +11,7 @@ def curve_point(label: str) -> str:
     root = label
     while "continues" in config["methods"][root]:
         root = config["methods"][root]["continues"]
-    return f"{label}={root}:{network_options(config, label)['steps']}"
+    return f"{label}={root}:{budget_steps(network_options(config, label))}"
 
 
 NETWORK_POINTS = [curve_point(m) for m in config["methods"] if network_stem(m)] if LEARNING_CURVE else []

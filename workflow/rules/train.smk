@@ -1,8 +1,10 @@
 """Train stage: the unconditional prior (unless published), then the EPS and Palette fine-tunes from it.
 
-One EPS network per dataset, trained on operator draws of every configured task, and one Palette network per
-dataset and task (``PER_TASK``), both with the configured task parameters (``eps train --tasks --task-params``,
-the parameters ``eps sample`` uses). A ``methods`` entry with its own ``train`` options (e.g. another conditioning)
+One EPS and one Palette network per dataset and task (the EPS paper's main tables, App. B: ``PER_TASK``), each
+trained on operator draws of its task with the configured task parameters (``eps train --tasks --task-params``,
+the parameters ``eps sample`` uses); ``amortized: true`` in a network's training options trains one network on every
+configured task instead (the paper's D.5 ablation). Budgets are given in ``steps`` or ``images`` (``eps train
+--images``: steps = ceil(images / batch)), as are the lr warm-up and the EMA half-life. A ``methods`` entry with its own ``train`` options (e.g. another conditioning)
 samples with its own network, named by the entry (``NETWORKS``); with ``continues: <entry>`` that network is the
 named entry's training run carried on to more steps (its training state copied and resumed: resumption equals an
 uninterrupted run, so the networks of a learning curve are snapshots of one fine-tune).
@@ -22,9 +24,10 @@ def training_options(stem: str) -> dict:
 
 
 def train_flags(stem: str) -> str:
-    """The training options of network ``stem`` as ``eps train`` flags (lists comma-separated)."""
+    """The training options of network ``stem`` as ``eps train`` flags (lists comma-separated; the options the
+    workflow reads itself, e.g. ``amortized``, are not passed)."""
     return " ".join(f"--{k.replace('_', '-')} {shlex.quote(','.join(map(str, v)) if isinstance(v, list) else str(v))}"
-                    for k, v in training_options(stem).items()) + f" --threads {config['threads']}"
+                    for k, v in training_options(stem).items() if k not in WORKFLOW_OPTIONS) + f" --threads {config['threads']}"
 
 
 def continued_model(w) -> dict:
