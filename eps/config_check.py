@@ -25,10 +25,14 @@ from .rng import generator
 # Methods that sample with their own trained network -> the `eps train` kind that produces it (the workflow's
 # training rules follow this table).
 TRAINED = {"eps": "eps", "palette": "palette"}
-# Training options the workflow reads itself (not passed to `eps train`): ``amortized: true`` trains one network on
-# every configured task (the EPS paper's D.5 ablation) instead of one per task (its main tables, App. B).
-WORKFLOW_OPTIONS = ("amortized",)
+# Training options the workflow reads itself (not passed to `eps train` as such): ``amortized: true`` trains one
+# network on every configured task (the EPS paper's D.5 ablation) instead of one per task (its main tables, App. B);
+# ``task_params`` (task -> parameters) overrides the configured tasks' parameters for training only (D.9);
+# ``budget_factor`` scales the kind's budget (an ablation overlay stays valid at every scale, e.g. D.5's 55k-step
+# amortized network = 2.2 x the 25k-step per-task budget).
+WORKFLOW_OPTIONS = ("amortized", "task_params", "budget_factor")
 BUDGETS = ("steps", "images")  # a training budget is one of these (eps train --steps / --images)
+BUDGET_KEYS = (*BUDGETS, "budget_factor")
 
 
 def non_finite(value, path: str = "config") -> list[str]:
@@ -58,7 +62,11 @@ def network_options(config: Mapping, label: str) -> dict:
     base, own = dict(config["train"][TRAINED[spec.get("method", label)]]), spec.get("train", {})
     if any(b in own for b in BUDGETS):
         base = {k: v for k, v in base.items() if k not in BUDGETS}
-    return {**base, **own}
+    options = {**base, **own}
+    if "budget_factor" in own:
+        budget = next(b for b in BUDGETS if b in options)
+        options[budget] = max(1, round(options[budget] * own["budget_factor"]))
+    return options
 
 
 def budget_steps(options: Mapping) -> int:
@@ -101,7 +109,7 @@ def check_networks(config: Mapping) -> None:
             raise ValueError(f"config: methods.{name}.continues: {start!r} is not another methods entry with a "
                              f"network of kind {kind!r}")
         mine, theirs = network_options(config, name), network_options(config, start)
-        differ = sorted(k for k in {*mine, *theirs} - set(BUDGETS) if mine.get(k) != theirs.get(k))
+        differ = sorted(k for k in {*mine, *theirs} - set(BUDGET_KEYS) if mine.get(k) != theirs.get(k))
         before, after = budget_steps(theirs), budget_steps(mine)
         if differ or before >= after:
             raise ValueError(f"config: methods.{name}.continues {start!r}: a continued training changes only its "

@@ -60,7 +60,8 @@ def test_edm_preconditioning_constants():
     torch.testing.assert_close(net.model.c_noise, sigma.log() / 4)
 
 
-@pytest.mark.parametrize("conditioning, channels", [("observation", 3), ("operator", 9), ("pixel", 6)])
+@pytest.mark.parametrize("conditioning, channels", [("observation", 3), ("operator", 9), ("pixel", 6), ("certainty", 3),
+                                                    ("none", 0)])
 def test_eps_finetune_step0_is_pretrained_denoiser_at_the_pivot(tmp_path, conditioning, channels):
     """The paper's widened first convolution ([mu_star, observation image], App. B) and the project's options: the
     zero-initialised channels make step 0 exactly the pretrained denoiser at the pivot (bitwise)."""

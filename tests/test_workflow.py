@@ -207,3 +207,49 @@ def test_snakemake_report(tiny_run):
     run = snakemake(cwd, "--configfile", "config/tiny.yaml", "--report", "report.html")
     assert run.returncode == 0, run.stderr[-2000:]
     assert (cwd / "report.html").stat().st_size > 10_000
+
+
+# The EPS paper's ablation tables as config overlays (config/ablation_*.yaml): overlay -> (rows the dry run must
+# list at paper scale, train_conditional jobs at paper scale beyond the main table's 2 datasets x 5 tasks x 2 kinds).
+ABLATIONS = {
+    "inputs": (["eps_in_mu/nfe100", "eps_in_mu_sigma/nfe100"], 2 * 5 * 2),
+    "zeroshot": (["eps_zeroshot/nfe100"], 0),
+    "amortized": (["eps_amortized/nfe100", "eps_amortized_160k/nfe100"], 2 * 2),
+    "posterior_mean": (["eps_mean10/nfe100", "palette/nfe1"], 0),
+    "extreme": (["inpaint_random/eps/nfe100", "sr4/eps/nfe100"], 0),
+    "mask_density": (["inpaint_random/palette/nfe100"], 0),
+}
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_ablation_configs_dry_run_at_paper_scale(tmp_path, ablation):
+    """Every ablation overlay validates and plans at paper scale: its rows and extra networks are listed."""
+    cwd = workdir(tmp_path)
+    rows, extra_networks = ABLATIONS[ablation]
+    paper = snakemake(cwd, "-n", "--configfile", "config/paper.yaml", f"config/ablation_{ablation}.yaml")
+    assert paper.returncode == 0, paper.stderr
+    assert job_counts(paper.stdout)["train_conditional"] == 2 * 5 * 2 + extra_networks
+    for row in rows:
+        pattern = rf"samples/imagenet64/\w+/{row}" if row.count("/") == 1 else rf"samples/imagenet64/{row}"
+        assert re.search(pattern, paper.stdout), row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_ablation_configs_dry_run_at_embedded_scale(tmp_path, ablation):
+    """The same overlays scaled down on the embedded default (budgets relative to train.<kind>)."""
+    cwd = workdir(tmp_path)
+    embedded = snakemake(cwd, "-n", "--configfile", "config/default.yaml", f"config/ablation_{ablation}.yaml")
+    assert embedded.returncode == 0, embedded.stderr
+    assert job_counts(embedded.stdout)["train_conditional"] == 5 * 2 + ABLATIONS[ablation][1] // 2
+
+
+def test_mask_density_networks_train_at_70_percent(tmp_path):
+    """D.9: evaluated at 90% missing, the networks train at 70% (their own task_params)."""
+    cwd = workdir(tmp_path)
+    run = snakemake(cwd, "-n", "-p", "--configfile", "config/default.yaml", "config/ablation_mask_density.yaml")
+    assert run.returncode == 0, run.stderr
+    trains = re.findall(r"--kind (eps|palette) .*?--tasks inpaint_random --task-params '([^']*)'", run.stdout)
+    assert sorted(k for k, _ in trains) == ["eps", "palette"]
+    assert all(json.loads(p) == {"inpaint_random": {"missing": 0.7}} for _, p in trains)
+    assert "runs/ablation_mask90/samples/embedded/inpaint_random/eps/nfe100" in run.stdout

@@ -42,7 +42,10 @@ A certainty map alone (``diag(Sigma_star)``) is a constant image for every circu
 frequencies a random kernel measured. ``r`` is one spectral round trip per image (the cost of one pivot).
 
 EPS conditionings (``CONDITIONINGS``): ``observation`` = the observation image (C channels, the paper's),
-``operator`` = ``[x_y, c, r]`` (3C channels), ``pixel`` = ``[x_y, c]`` (2C channels). A network saves its
+``operator`` = ``[x_y, c, r]`` (3C channels), ``pixel`` = ``[x_y, c]`` (2C channels), and the paper's D.1 input
+ablations without y: ``none`` = ``[mu_star]`` alone ((b) ``[mu, t]``: the backbone fine-tuned with L_EPS, no added
+channels) and ``certainty`` = ``[c]`` ((c) ``[mu, Sigma, t]``; the paper does not say how Sigma_star enters: its
+per-pixel certainty map here, C channels). A network saves its
 conditioning in its config (``UNetConfig.conditioning``); files written before that follow from the channel count
 (:func:`conditioning_of`: ``operator`` or ``pixel``, the two conditionings that existed then).
 
@@ -74,7 +77,9 @@ from ..posterior import Pivot
 
 Tensor = torch.Tensor
 R_MIN = 1e-6
-CONDITIONINGS = {"observation": 1, "operator": 3, "pixel": 2}  # EPS conditioning -> channels per image channel
+# EPS conditioning -> channels per image channel; "none" and "certainty" are the EPS paper's D.1 input ablations
+# (b) [mu, t] and (c) [mu, Sigma, t] (no y; how Sigma enters is not stated: here its per-pixel certainty map c)
+CONDITIONINGS = {"observation": 1, "operator": 3, "pixel": 2, "certainty": 1, "none": 0}
 PALETTE_CONDITIONINGS = ("observation", "degraded")  # Palette: the EPS paper's, Saharia et al. 2022's
 
 
@@ -116,13 +121,15 @@ def certainty_response(pivot: Pivot) -> Tensor:
     return op.V(gamma * op.V_T(delta))
 
 
-def eps_condition(pivot: Pivot, conditioning: str = "observation") -> Tensor:
+def eps_condition(pivot: Pivot, conditioning: str = "observation") -> Tensor | None:
     """The EPS network's conditioning channels: the observation image (``observation``), ``[x_y, c, r]``
-    (``operator``) or ``[x_y, c]`` (``pixel``)."""
+    (``operator``), ``[x_y, c]`` (``pixel``), ``[c]`` (``certainty``) or none (``none``)."""
     check_conditioning(conditioning)
     mu = pivot.mu_star
     if conditioning == "observation":
         return observation_image(pivot.operator, pivot.y).to(mu.dtype).expand_as(mu)
+    if conditioning in ("none", "certainty"):
+        return None if conditioning == "none" else certainty_map(pivot)
     x_y = measurement_image(pivot.operator, pivot.y, pivot.sigma_y).to(mu.dtype).expand_as(mu)
     maps = [x_y, certainty_map(pivot)]
     if conditioning == "operator":

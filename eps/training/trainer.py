@@ -107,9 +107,8 @@ def cond_channels(kind: str, channels: int, conditioning: str = "observation") -
 
 def network_fields(cfg: TrainConfig, channels: int) -> dict:
     """The network-config fields a training kind sets: conditioning channels, what they hold, the preconditioning."""
-    conditional = cfg.kind != "prior"
     return {"cond_channels": cond_channels(cfg.kind, channels, cfg.conditioning),
-            "conditioning": cfg.conditioning if conditional else "", "precond": cfg.precond}
+            "conditioning": cfg.conditioning if cfg.kind != "prior" else "", "precond": cfg.precond}
 
 
 def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:

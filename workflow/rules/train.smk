@@ -37,13 +37,21 @@ def continued_model(w) -> dict:
     return {"start": model_file(start, w.dataset, model_tasks(w.model)[0])} if start else {}
 
 
-def state_file(output: str, stem: str) -> str:
+def training_tasks(model: str) -> dict:
+    """Task -> operator parameters network file ``model`` (a key of ``MODELS``) trains on: the configured tasks',
+    overridden by its training option ``task_params`` (e.g. the EPS paper's D.9: trained at 70% missing, evaluated
+    at other densities)."""
+    own = training_options(MODELS[model]).get("task_params", {})
+    return {t: {**config["tasks"][t], **own.get(t, {})} for t in model_tasks(model)}
+
+
+def state_file(output: str, stem: str, tasks: dict | None = None) -> str:
     """The resumable state of ``output``, keyed by the hash of everything that shapes the network (this kind's
-    training options, the tasks and their parameters, sigma_y): an interrupted run resumes from it, a changed
-    config (fewer steps, another lr, ...) starts a new state instead of resuming or keeping a model that is not
-    the configured one. The finished state is moved to ``output`` (a rename: atomic), so a later re-run of the
+    training options, the tasks and their parameters it trains on, sigma_y): an interrupted run resumes from it, a
+    changed config (fewer steps, another lr, ...) starts a new state instead of resuming or keeping a model that is
+    not the configured one. The finished state is moved to ``output`` (a rename: atomic), so a later re-run of the
     rule always trains afresh; states of abandoned configs may be deleted."""
-    key = config_hash({"train": training_options(stem), "tasks": config["tasks"] if stem != "prior" else {},
+    key = config_hash({"train": training_options(stem), "tasks": tasks or {},
                        "sigma_y": SAMPLE["sigma_y"] if stem != "prior" else None})[:12]
     return f"{output}.{key}.state"
 
@@ -79,9 +87,9 @@ rule train_conditional:
         flags=lambda w: train_flags(MODELS[w.model]),
         start=lambda w, input: input.start if "start" in input.keys() else "",
         tasks=lambda w: ",".join(model_tasks(w.model)),
-        task_params=lambda w: as_json({t: config["tasks"][t] for t in model_tasks(w.model)}),
+        task_params=lambda w: as_json(training_tasks(w.model)),
         labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
-        state=lambda w, output: state_file(output[0], MODELS[w.model]),
+        state=lambda w, output: state_file(output[0], MODELS[w.model], training_tasks(w.model)),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
