@@ -61,7 +61,7 @@ class MPGD(AncestralSampler):
     time_grid = "ddim"
     step_size = 0.0  # 0: the released value for the number of steps (module docstring)
     eta = 0.5
-    clip = True  # clip_denoised: True in the released config
+    clip_denoised = True  # as in the released config (and DPS)
 
     def sample(self, problem, prior, nfe, generator, noise=None):
         if not self.step_size:  # the released c for this many steps
@@ -70,7 +70,7 @@ class MPGD(AncestralSampler):
 
     def step(self, x, sigma, sigma_next, noise, problem, prior):
         x0_hat = prior.denoise(x, sigma)
-        if self.clip:
+        if self.clip_denoised:
             x0_hat = x0_hat.clamp(-1, 1)
         x0 = x0_hat + self.step_size / vp_alpha(sigma_next) * unit_residual_direction(problem, x0_hat)
         return ddim_step(x0, (x - x0_hat) / sigma, sigma_next, ddim_fraction(sigma, sigma_next, self.eta), noise())

@@ -28,7 +28,7 @@ and nothing else: no likelihood gradients, one network call per NFE. The prior m
 """
 from __future__ import annotations
 
-from eps.eps_sampler import BackboneSampler
+from eps.methods.eps import BackboneSampler
 from eps.methods import Problem, Prior, register_method
 from eps.nn.conditioning import palette_condition
 

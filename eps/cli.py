@@ -1,7 +1,8 @@
 """``eps`` command line: one sub-command per stage, each a ``main(argv)`` in its own module.
 
-The workflow calls these commands and nothing else; sub-command modules are imported lazily so that
-``eps --help`` stays fast and a broken optional dependency only affects its own command.
+The workflow calls these commands and nothing else. A command's arguments are parsed first by its parser in
+:mod:`eps.parsers` (no torch), so ``--help`` and argument errors answer at once; only then is the command's module
+imported (lazily: a broken optional dependency only affects its own command) and run.
 """
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"eps: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    from .parsers import build
+
+    try:
+        build(name).parse_args(rest)  # --help, argument errors: one line, before any heavy import
+    except SystemExit as stop:
+        return int(stop.code or 0)
     module, func = COMMANDS[name][0].split(":")
     try:
         return int(getattr(importlib.import_module(module), func)(rest) or 0)

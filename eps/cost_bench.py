@@ -12,18 +12,19 @@ at the same noise levels), so its share of the cost is measured, not assumed.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 from typing import Callable
 
 import pandas as pd
 import torch
 
-from .eps_sampler import PivotSampler, Unconditional
+from .methods.eps import PivotSampler, Unconditional
+from .args import resolve_device
 from .image_bench import _clock, _json, measure
 from .io import write_text
 from .methods import with_solver
 from .operators import task_params
+from .parsers import build, require_networks
 from .posterior import make_pivot
 from .rng import generator
 from .samplers import nfe_of_steps, steps_for_nfe, time_steps
@@ -80,39 +81,23 @@ def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps cost-bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="test-set zip written by `eps prepare-data`")
-    p.add_argument("--prior", required=True, help="unconditional backbone checkpoint")
-    p.add_argument("--eps-net", help="EPS network (method eps)")
-    p.add_argument("--palette-net", help="Palette network (method palette)")
-    p.add_argument("--task", required=True)
-    p.add_argument("--methods", default="eps", help="comma-separated registered methods")
-    p.add_argument("--nfe", default="1,20,100", help="NFE budgets, comma-separated")
-    p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: heun)")
-    p.add_argument("--count", type=int, default=4, help="test images in the batch")
-    p.add_argument("--num-samples", type=int, default=4, help="rows per image (K)")
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--sigma-y", type=float, default=0.05)
-    p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's DEFAULTS")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--out", required=True)
+    p = build("cost-bench")
     a = p.parse_args(argv)
     from .data import read_image_zip
     from .nn.prior import load_prior
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    device = torch.device(a.device)
+    device = resolve_device(a.device)
     methods = [with_solver(m.strip(), a.solver) for m in a.methods.split(",") if m.strip()]
+    require_networks(a, [m.name for m in methods])
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     x0 = read_image_zip(a.data)[0][: a.count].to(device)
     problem = measure(x0, a.task, a.sigma_y, a.seed, 0, task_params(a.task, **_json(a.task_params, "--task-params")))
     problem = problem.repeat(a.num_samples)
     rows = []
     for method in methods:
-        for nfe in (int(v) for v in a.nfe.split(",") if v.strip()):
+        for nfe in a.nfe:
             cell = bench(problem, prior, method, nfe, a.repeats, device)
             rows.append({"task": a.task, "method": method.name, "nfe": nfe, "rows": problem.batch_size,
                          "repeats": a.repeats, "threads": torch.get_num_threads(), **cell})

@@ -16,19 +16,16 @@ NFE per task, and seconds per sample against NFE.
 """
 from __future__ import annotations
 
-import argparse
-
 import pandas as pd
 import torch
 
 from . import gmm_bench
-from .args import int_list, nonnegative_int, positive_int
 from .fingerprint import import_closure
 from .io import write_text
 from .methods import METHODS, get_method
 from .provenance import write_provenance
-from .operators import TASKS, check_task
-from .samplers import check_solver
+from .operators import TASKS
+from .parsers import build
 
 KEYS = ["method", "solver", "nfe", "task"]
 
@@ -60,30 +57,15 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps frontier", description=__doc__.split("\n\n")[0])
-    p.add_argument("--methods", default="eps", help="comma-separated registered methods")
-    p.add_argument("--solvers", default="heun,dpmpp2m", help="backbone solvers of the EPS-like methods")
-    p.add_argument("--nfe", default="1,5,10,20,50,100", type=int_list(positive_int), help="NFE budgets")
-    p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from: {', '.join(TASKS)}")
-    p.add_argument("--seeds", default="0", type=int_list(nonnegative_int))
-    p.add_argument("--num-samples", default=500, type=int)
-    p.add_argument("--shape", default="3,8,8", type=int_list(positive_int), help="C,H,W")
-    p.add_argument("--sigma-y", default=0.05, type=float)
-    p.add_argument("--interpolant", default="edm", help="edm, vp or flow")
-    p.add_argument("--threads", default=None, type=int, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--out", required=True, help="raw rows (CSV)")
-    p.add_argument("--table", required=True, help="mean over seeds per method, solver, NFE, task (CSV)")
-    p.add_argument("--figure", required=True, help="the frontier figure (PNG)")
+    p = build("frontier")
     a = p.parse_args(argv)
     if len(a.shape) != 3:
         raise ValueError(f"--shape must be C,H,W, got {a.shape}")
     methods = [m for m in (s.strip() for s in a.methods.split(",")) if m]
     gmm_bench.parse_methods(",".join(methods), a.nfe)  # unknown names: one clear error before any work
-    solvers = [check_solver(s.strip()) for s in a.solvers.split(",") if s.strip()]
-    tasks = list(TASKS) if a.tasks == "all" else [check_task(t.strip()) for t in a.tasks.split(",")]
     if a.threads:
         torch.set_num_threads(a.threads)
-    rows = run(methods, solvers, a.nfe, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant)
+    rows = run(methods, a.solvers, a.nfe, a.tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant)
     summary = table(rows)
     write_text(a.out, rows.to_csv(index=False))
     write_text(a.table, summary.to_csv(index=False))

@@ -30,7 +30,6 @@ prior draws, a measure of the prior error every method using it inherits.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 from pathlib import Path
@@ -38,23 +37,19 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .args import int_list, nonnegative_float, nonnegative_int, positive_float, positive_int
 from .fingerprint import import_closure
 from .io import check_writable, write_text
+from .parsers import build
 from .provenance import write_provenance
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
-from .eps_sampler import Unconditional
+from .methods.eps import Unconditional
 from .gmm_learned import BandHybrid, LearnedBudget, learned_networks, parse_bands
 from .interpolants import make_interpolant
 from .methods import METHODS, Problem, available_methods, with_solver
-from .nn.anisotropic import check_precond
-from .nn.conditioning import check_conditioning, check_palette_conditioning
-from .training.objectives import SIGMA_DRAWS, check_sigma_draw
-from .operators import TASKS, check_task, make_operator
+from .operators import TASKS, make_operator
 from .priors import mixture_moments, random_gmm
 from .rng import generator, stream_seed
-from .samplers import check_solver
 
 Tensor = torch.Tensor
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
@@ -187,13 +182,6 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return table[[t for t in (*TASKS, "prior") if t in table.columns]]
 
 
-def _num_samples(text: str) -> int:
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be >= 2 (the sample covariance needs two samples), got {text!r}")
-    return value
-
-
 def check_problem(shape: tuple[int, ...], tasks: list[str], memory: int | None = None) -> None:
     """Refuse, before any work, a shape whose Gaussian mixture does not fit in memory (about
     ``6 components x 4 (d x d) float64 matrices``, ``d = C H W``) or that a task cannot measure."""
@@ -235,60 +223,21 @@ class _Recorded:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps gmm-bench", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--methods", default="eps", help="comma-separated methods, each optionally name@NFE; registered: "
-                   + ", ".join(available_methods()))
-    p.add_argument("--tasks", default="all", help=f"'all' or comma-separated from: {', '.join(TASKS)}")
-    p.add_argument("--seeds", default="0,1,2", type=int_list(nonnegative_int),
-                   help="seeds: one random prior, x0 and operators each")
-    p.add_argument("--nfe", default="20", type=int_list(positive_int), help="NFE budget(s), comma-separated")
-    p.add_argument("--num-samples", default=2000, type=_num_samples, help="posterior samples per method and task")
-    p.add_argument("--shape", default="3,8,8", type=int_list(positive_int), help="C,H,W")
-    p.add_argument("--sigma-y", default=0.05, type=nonnegative_float, help="measurement noise (images in [-1, 1])")
-    p.add_argument("--interpolant", default="edm", choices=("edm", "vp", "flow"),
-                   help="backbone interpolant of the EPS samplers (baselines run EDM only: other values refuse them)")
-    p.add_argument("--num-projections", default=500, type=positive_int,
-                   help="directions of the sliced Wasserstein distance")
-    p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: the method's, heun)")
-    p.add_argument("--threads", default=None, type=positive_int, help="torch intra-op threads (default: torch's)")
-    p.add_argument("--prior", default="analytic", help="analytic (exact GMM denoisers) or learned (networks trained "
-                                                           "on GMM samples, eps.gmm_learned)")
+    p = build("gmm-bench")
     b = LearnedBudget()
-    p.add_argument("--prior-steps", default=b.prior_steps, type=positive_int, help="learned: EDM-loss steps of the prior")
-    p.add_argument("--eps-steps", default=b.eps_steps, type=positive_int, help="learned: L_EPS fine-tuning steps")
-    p.add_argument("--train-batch", default=b.batch, type=positive_int, help="learned: training batch size")
-    p.add_argument("--train-lr", default=b.lr, type=positive_float, help="learned: Adam learning rate")
-    p.add_argument("--num-train", default=b.num_train, type=positive_int, help="learned: GMM draws in the training set")
-    p.add_argument("--conditioning", default=b.conditioning,
-                   help="learned: EPS conditioning (observation = the EPS paper's, operator, pixel, certainty, none)")
-    p.add_argument("--palette-conditioning", default=b.palette_conditioning,
-                   help="learned: Palette conditioning (observation = the EPS paper's, degraded = Saharia et al.)")
-    p.add_argument("--sigma-draw", default=b.sigma_draw, help=f"learned: fine-tunes' training noise levels ({', '.join(SIGMA_DRAWS)})")
-    p.add_argument("--amortized", action="store_true", help="learned: one EPS network on every task (default: per task)")
-    p.add_argument("--hybrid-bands", default="", help="learned: LO:HI[,LO:HI...] band attribution of the EPS network "
-                                                      "(learned in the band and exact elsewhere, and the reverse)")
-    p.add_argument("--precond", default=b.precond, help="learned: EPS preconditioning, edm or anisotropic")
-    p.add_argument("--model-channels", default=b.net["model_channels"], type=positive_int, help="learned: UNet width")
-    p.add_argument("--cache", help="learned: folder of the cached networks (default: <out stem>.nets/ next to --out)")
-    p.add_argument("--out", required=True, help="output CSV")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    tasks = list(TASKS) if a.tasks == "all" else [check_task(t.strip()) for t in a.tasks.split(",")]
+    tasks = a.tasks
     methods = parse_methods(a.methods, a.nfe)
     if not methods or not tasks:
         raise ValueError(f"--methods {a.methods!r} --tasks {a.tasks!r}: name at least one method and one task")
     check_problem(tuple(a.shape), tasks)
     check_writable(a.out, "--out")
-    make_interpolant(a.interpolant)
-    if a.solver is not None:
-        check_solver(a.solver)
     budget = LearnedBudget(prior_steps=a.prior_steps, eps_steps=a.eps_steps, batch=a.train_batch, lr=a.train_lr,
-                           num_train=a.num_train, conditioning=check_conditioning(a.conditioning),
-                           precond=check_precond(a.precond), sigma_draw=check_sigma_draw(a.sigma_draw),
-                           per_task=not a.amortized,
-                           palette_conditioning=check_palette_conditioning(a.palette_conditioning),
+                           num_train=a.num_train, conditioning=a.conditioning, precond=a.precond,
+                           sigma_draw=a.sigma_draw, per_task=not a.amortized,
+                           palette_conditioning=a.palette_conditioning,
                            net={**b.net, "model_channels": a.model_channels})
     cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,

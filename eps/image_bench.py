@@ -27,7 +27,6 @@ Shard file (``torch.save``, written atomically, consumed by ``eps evaluate``)::
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -35,18 +34,18 @@ from pathlib import Path
 
 import torch
 
-from .args import device as device_arg, nonnegative_float, nonnegative_int, positive_int
+from .args import resolve_device
 from .io import check_writable, save_torch
 
-from .eps_sampler import Unconditional
-from .methods import Method, Problem, Prior, with_solver
-from .operators import LinearOperator, check_task, make_operator, task_params
+from .methods.eps import Unconditional
+from .methods import CountingPrior, Method, Problem, Prior, with_solver
+from .operators import LinearOperator, make_operator, task_params
+from .parsers import build, require_networks
 from .progress import Progress
 from .rng import generator, stream_seed
 
 Tensor = torch.Tensor
 
-CLASS_LABELS = ("none", "true_label")
 # Independent random streams of one (seed, image) pair: the measurement, the method, the backbone sampler.
 MEASURE, METHOD, UNCOND = 0, 1, 2
 # Recorded with every shard (and so in tasks.csv and the table captions): where the operator's draws come from.
@@ -71,33 +70,6 @@ def measure(x0: Tensor, task: str, sigma_y: float, seed: int, start: int, params
         ops.append(op)
         ys.append(op.measure(x0[offset : offset + 1], sigma_y, g))
     return Problem(stack_operators(ops).to(device=x0.device), torch.cat(ys), sigma_y)
-
-
-class FiniteGuard:
-    """A prior whose denoisers stop the run at the first non-finite output, naming ``what`` and the call
-    (the sampler step: one call per denoiser evaluation); everything else passes through."""
-
-    def __init__(self, prior: Prior, what: str):
-        self.prior, self.what, self.calls = prior, what, 0
-
-    def _checked(self, out: Tensor) -> Tensor:
-        self.calls += 1
-        if not torch.isfinite(out.detach()).all():
-            raise FloatingPointError(f"{self.what}: denoiser call {self.calls} (sampler step) returned "
-                                     "non-finite values; nothing written")
-        return out
-
-    def denoise(self, x, sigma):
-        return self._checked(self.prior.denoise(x, sigma))
-
-    def denoise_pivot(self, pivot):
-        return self._checked(self.prior.denoise_pivot(pivot))
-
-    def denoise_palette(self, x, sigma, condition):
-        return self._checked(self.prior.denoise_palette(x, sigma, condition))
-
-    def __getattr__(self, name):
-        return getattr(self.prior, name)
 
 
 def _clock(device: torch.device) -> float:
@@ -130,14 +102,14 @@ def run_shard(x0: Tensor, task: str, method: Method, prior: Prior, nfe: int, see
         what = f"{method.name} on {task} (images {start + lo}..{start + hi - 1})"
         tic = _clock(device)
         g = generator(stream_seed(seed, METHOD, start + lo), device)
-        out = method.run(batch, FiniteGuard(rows_prior, what), nfe, g)
+        out = method.run(batch, rows_prior, nfe, g, what=what)
         toc = _clock(device)
         if not torch.isfinite(out.x).all():
             raise FloatingPointError(f"{what} returned non-finite samples after {out.nfe} denoiser calls; "
                                      "nothing written")
         with torch.no_grad():  # guarded too: both timings carry the same checks
             Unconditional(solver=getattr(method, "solver", Unconditional.solver)).sample(
-                batch, FiniteGuard(rows_prior, f"unconditional reference of {what}"), nfe,
+                batch, CountingPrior(rows_prior, f"unconditional reference of {what}"), nfe,
                 generator(stream_seed(seed, UNCOND, start + lo), device))
         seconds, seconds_uncond = seconds + toc - tic, seconds_uncond + _clock(device) - toc
         samples.append(out.x.reshape(hi - lo, num_samples, *x0.shape[1:]).float().cpu())
@@ -159,36 +131,15 @@ def _plain(value):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps sample", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="test-set zip written by `eps prepare-data`")
-    p.add_argument("--prior", required=True, help="unconditional backbone checkpoint")
-    p.add_argument("--eps-net", help="EPS network (method eps)")
-    p.add_argument("--palette-net", help="Palette network (method palette)")
-    p.add_argument("--task", required=True)
-    p.add_argument("--method", required=True)
-    p.add_argument("--nfe", type=positive_int, required=True)
-    p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--start", type=nonnegative_int, default=0, help="first test image of the shard")
-    p.add_argument("--count", type=positive_int, required=True, help="images in the shard")
-    p.add_argument("--num-samples", type=positive_int, default=4, help="posterior samples K per measurement")
-    p.add_argument("--sigma-y", type=nonnegative_float, default=0.05)
-    p.add_argument("--task-params", default="{}", help="JSON dict overriding the task's DEFAULTS")
-    p.add_argument("--options", default="{}", help="JSON dict of method options")
-    p.add_argument("--solver", default=None, help="backbone solver of EPS-like methods (default: the method's, heun)")
-    p.add_argument("--label", default=None, help="method name in the shard's meta and the tables (default: --method)")
-    p.add_argument("--batch-size", type=positive_int, default=8, help="images per sampler call (each gives K rows)")
-    p.add_argument("--dataset", default="", help="dataset name recorded in meta")
-    p.add_argument("--class-labels", choices=CLASS_LABELS, default="none",
-                   help="class-conditional backbone: 'true_label' gives each test image's class (test zip labels)")
-    p.add_argument("--device", type=device_arg, default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--out", required=True)
+    p = build("sample")
     a = p.parse_args(argv)
     from .data import read_image_zip
     from .nn.prior import load_prior
 
-    device = torch.device(a.device)
+    device = resolve_device(a.device)
     method = with_solver(a.method, a.solver, **_json(a.options, "--options"))
-    params = task_params(check_task(a.task), **_json(a.task_params, "--task-params"))
+    params = task_params(a.task, **_json(a.task_params, "--task-params"))
+    require_networks(a, [a.method])
     prior = load_prior(a.prior, a.eps_net, a.palette_net, device=device)
     try:  # the task must fit the backbone's images before any work (e.g. sr4 factor vs resolution)
         make_operator(a.task, prior.image_shape, 1, generator(0), **params)

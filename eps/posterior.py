@@ -44,18 +44,6 @@ class Pivot:
     y: Tensor
     sigma_y: float
 
-    def apply(self, f: Callable[[Tensor], Tensor], v: Tensor) -> Tensor:
-        """``f(Sigma_star) v = V diag(f(var)) V^T v`` for an elementwise function ``f`` of the eigenvalues."""
-        return self.operator.V(f(self.var) * self.operator.V_T(v))
-
-    def apply_sigma(self, v: Tensor) -> Tensor:
-        """``Sigma_star v``."""
-        return self.apply(lambda var: var, v)
-
-    def apply_sqrt(self, v: Tensor) -> Tensor:
-        """``Sigma_star^(1/2) v`` (symmetric square root)."""
-        return self.apply(torch.sqrt, v)
-
     def pixel_variance(self) -> Tensor:
         """Per-pixel variance ``diag(Sigma_star)`` as an image: the certainty map of the pivot."""
         return self.operator.pixel_variance(self.var)

@@ -25,10 +25,10 @@ from typing import Callable
 import torch
 
 from .interpolants import Interpolant, edm_sigmas
+from .names import SOLVERS
 
 Tensor = torch.Tensor
 Denoiser = Callable[[Tensor, Tensor], Tensor]
-SOLVERS = ("heun", "euler", "ddim", "dpmpp2m", "churn")
 SECOND_ORDER_IN_NFE = ("heun", "churn")  # two denoiser calls per step except the last
 
 

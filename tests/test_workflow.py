@@ -78,6 +78,31 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
         for dataset in ("ffhq64", "imagenet64"):
             assert f"runs/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
     assert "runs/paper/metrics/imagenet64/deblur_motion.summary.csv" in run.stdout
+    # the planned training, as an estimate from the config's stated throughput: 2 datasets x (EPS + 5 Palette)
+    from eps.workflow_plan import training_estimate
+
+    assert counts["train_conditional"] == 12 and training_estimate(cfg) in run.stderr
+    assert "training estimate (not measured): 12 networks" in run.stderr
+
+
+def test_select_runs_only_the_named_cells_with_targets_before_the_configfile(tmp_path):
+    """docs/paper_run.md: one method on one task, the target rule before --configfile, the cells by --config."""
+    cwd = workdir(tmp_path)
+    run = snakemake(cwd, "select", "-n", "--configfile", "config/paper.yaml", "--config",
+                    "select={methods: [eps], tasks: [sr4]}")
+    assert run.returncode == 0, run.stderr
+    counts = job_counts(run.stdout)
+    assert counts["sample"] == 2 * 3 * 4 and counts["train_conditional"] == 2  # 2 datasets x 3 NFE x 4 shards; EPS
+    assert "evaluate" not in counts and "palette" not in run.stdout.replace("palette-net", "")
+    assert all(line.split("samples/")[1].split("/")[1:3] == ["sr4", "eps"]
+               for line in run.stdout.splitlines() if "output: runs/paper/samples/" in line)
+
+
+def test_download_and_clone_jobs_run_where_snakemake_runs():
+    """Compute nodes have no internet: every rule that fetches or asks for a manual step is a local rule."""
+    text = "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    local = {name.strip() for line in re.findall(r"^\s*localrules:([^#\n]*)", text, re.M) for name in line.split(",")}
+    assert {"download", "edm_source", "manual_download", "metric_weights"} <= local
 
 
 def test_slurm_profile_dry_run(tmp_path):
@@ -114,37 +139,44 @@ def test_slurm_profile_dry_run(tmp_path):
     assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
 
 
+def one_line_error(run: subprocess.CompletedProcess) -> str:
+    """The one error line of a refused dry run (snakemake's own 'Using workflow specific profile' line aside)."""
+    lines = [line for line in (run.stdout + run.stderr).strip().splitlines() if not line.startswith("Using ")]
+    assert run.returncode != 0 and len(lines) == 1, lines
+    return lines[0]
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda cfg: cfg.pop("edm_source"), "git clone https://github.com/NVlabs/edm and set edm_source"),
-    (lambda cfg: cfg["datasets"]["imagenet64"].pop("fid_reference"), "datasets ['imagenet64'] have no fid_reference"),
-    (lambda cfg: cfg["sample"].update(num_samples=1), "fair CRPS estimator needs sample.num_samples >= 2"),
+    (lambda cfg: cfg["datasets"]["imagenet64"].pop("fid_reference"), "datasets imagenet64 have no fid_reference"),
+    (lambda cfg: cfg["sample"].update(num_samples=1), "fair CRPS estimator needs K >= 2"),
+    (lambda cfg: cfg.update(allow_unverified_pickle=False), "checkpoint.sha256 is 'unknown' and allow_unverified_pickle"),
 ])
-def test_paper_config_without_edm_source_or_statistics_is_one_clear_error(tmp_path, change, message):
+def test_paper_config_problems_are_one_line_at_planning(tmp_path, change, message):
     cwd = workdir(tmp_path)
     cfg = yaml.safe_load((cwd / "config" / "paper.yaml").read_text())
     change(cfg)
     (cwd / "bad.yaml").write_text(yaml.safe_dump(cfg))
-    run = snakemake(cwd, "-n", "--configfile", "bad.yaml")
-    assert run.returncode != 0 and message in run.stdout + run.stderr
+    line = one_line_error(snakemake(cwd, "-n", "--configfile", "bad.yaml"))
+    assert line.startswith("config: ") and message in line, line
 
 
-def test_wrong_config_key_is_one_clear_error(tmp_path):
+def test_misspelt_config_key_is_one_line_with_the_valid_keys(tmp_path):
     cwd = workdir(tmp_path)
-    cfg = yaml.safe_load((cwd / "config" / "tiny.yaml").read_text())
-    cfg["sample"]["num_sample"] = 3  # misspelt
-    (cwd / "bad.yaml").write_text(yaml.safe_dump(cfg))
-    run = snakemake(cwd, "-n", "--configfile", "bad.yaml")
-    assert run.returncode != 0
-    assert "Additional properties are not allowed ('num_sample' was unexpected)" in run.stdout + run.stderr
+    text = (cwd / "config" / "tiny.yaml").read_text().replace("\nsample:", "\nsampel:")
+    (cwd / "bad.yaml").write_text(text)
+    line = one_line_error(snakemake(cwd, "-n", "--configfile", "bad.yaml"))
+    assert line.startswith("config: sampel: unknown key") and "valid keys at the top level: out," in line
+    assert "(did you mean sample?)" in line
 
 
-def test_unknown_method_is_one_clear_error(tmp_path):
+def test_unknown_method_is_one_line_with_the_registered_ones(tmp_path):
     cwd = workdir(tmp_path)
     cfg = yaml.safe_load((cwd / "config" / "tiny.yaml").read_text())
     cfg["methods"]["dpss"] = {"nfe": [3]}
     (cwd / "bad.yaml").write_text(yaml.safe_dump(cfg))
-    run = snakemake(cwd, "-n", "--configfile", "bad.yaml")
-    assert run.returncode != 0 and "unknown method(s) ['dpss']" in run.stdout + run.stderr
+    line = one_line_error(snakemake(cwd, "-n", "--configfile", "bad.yaml"))
+    assert "config: methods.dpss: unknown method 'dpss'; registered methods: daps," in line and "did you mean dps?" in line
 
 
 @pytest.fixture(scope="module")

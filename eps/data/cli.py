@@ -13,11 +13,10 @@ decoded pixels, whatever the file names -- is refused with one error before anyt
 """
 from __future__ import annotations
 
-import argparse
 import json
 
-from ..args import positive_int
 from ..io import check_writable
+from ..parsers import build
 from .archive import write_image_zip
 from .embedded import TEST_PICTURES, TRAIN_PICTURES, embedded_patches
 from .folder import Selection, class_folders, class_labels, folder_images, image_files, overlap
@@ -58,16 +57,7 @@ def prepare_folders(folders: list[str], select: dict[str, Selection], resolution
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps prepare-data", description=__doc__.split("\n\n")[0])
-    p.add_argument("--source", required=True, choices=("embedded", "folder"))
-    p.add_argument("--resolution", type=positive_int, default=32)
-    p.add_argument("--folders", nargs=2, metavar=("TRAIN_DIR", "TEST_DIR"), help="image folders (--source folder)")
-    p.add_argument("--select", default="{}", help='JSON: {"train": {...}, "test": {...}} with keys include, '
-                                                  "exclude (glob patterns on relative paths), first_per_folder")
-    p.add_argument("--class-labels", choices=("none", "folders"), default="none",
-                   help="'folders': label each image by its top-level (class) folder, indexed among the train "
-                        "split's (EDM's dataset tool rule)")
-    p.add_argument("--out", nargs=2, required=True, metavar=("TRAIN_ZIP", "TEST_ZIP"))
+    p = build("prepare-data")
     a = p.parse_args(argv)
     for out in a.out:
         check_writable(out, "--out")

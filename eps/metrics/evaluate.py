@@ -23,7 +23,6 @@ Each CSV gets a provenance record next to it (``<csv>.provenance.json``).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
@@ -43,8 +42,9 @@ from eps.metrics.perceptual import LPIPS_MIN_SIZE, load_lpips, lpips_distance
 from eps.metrics.pixel import psnr, ssim
 from eps.metrics.shards import load_reference, load_shard
 from eps.metrics.weights import WeightsMissing
-from eps.args import device as device_arg, positive_int
+from eps.args import resolve_device
 from eps.io import check_writable, write_text
+from eps.parsers import build
 from eps.provenance import write_provenance
 
 log = logging.getLogger("eps.metrics")
@@ -236,33 +236,18 @@ def evaluate(shards: Sequence[str | os.PathLike], reference: str | os.PathLike |
 def main(argv: list[str] | None = None) -> int:
     """``eps evaluate --shards A.pt [B.pt ...] --per-image P.csv --summary S.csv [--reference R]
     [--fid-statistics S.npz] [--crps-estimator fair] [--weights-dir DIR] [--device cpu] [--batch-size 64]``."""
-    parser = argparse.ArgumentParser(prog="eps evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shards", nargs="+", required=True, help="sample shards (*.pt) from the sampling stage")
-    parser.add_argument("--per-image", required=True, type=Path, help="per-image CSV to write")
-    parser.add_argument("--summary", required=True, type=Path, help="per-(dataset, task, method, nfe) CSV to write")
-    parser.add_argument("--reference", default=None,
-                        help="reference images for MMD (and FID without --fid-statistics), .pt/.npz/.zip; "
-                             "default: the shards' paired x0")
-    parser.add_argument("--fid-statistics", default=None,
-                        help="FID against these Inception statistics (.npz with mu, sigma: EDM's fid-refs) "
-                             "instead of the reference images")
-    parser.add_argument("--crps-estimator", default="fair", choices=ESTIMATORS,
-                        help="fair: unbiased, spread / (2K(K-1)) (default); nrg: empirical, spread / (2K^2)")
-    parser.add_argument("--weights-dir", default=None,
-                        help="folder searched before $TORCH_HOME/hub/checkpoints for metric weights")
-    parser.add_argument("--device", type=device_arg, default="cpu",
-                        help="torch device for LPIPS / Inception (default: cpu)")
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="images per network batch (default: 64)")
+    parser = build("evaluate")
     args = parser.parse_args(argv)
+    device = str(resolve_device(args.device))
     check_writable(args.per_image, "--per-image")
     check_writable(args.summary, "--summary")
     logging.basicConfig(format="%(message)s")
-    result = evaluate(args.shards, args.reference, args.weights_dir, args.device, args.batch_size,
+    result = evaluate(args.shards, args.reference, args.weights_dir, device, args.batch_size,
                       args.fid_statistics, args.crps_estimator)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     seeds = [int(s) for s in result.per_image["seed"].unique()]
     for path, table in ((args.per_image, result.per_image), (args.summary, result.summary)):
         write_text(path, table.to_csv(index=False))
-        write_provenance(path, config=config, seeds=seeds, device=args.device, missing=result.missing)
+        write_provenance(path, config=config, seeds=seeds, device=device, missing=result.missing)
         print(f"wrote {path} ({len(table)} rows)")
     return 0

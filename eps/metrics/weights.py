@@ -17,7 +17,6 @@ no download.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import urllib.error
@@ -29,6 +28,7 @@ from pathlib import Path
 import torch
 
 from eps.io import file_sha256
+from eps.parsers import build
 
 CHUNK = 1 << 20
 
@@ -142,14 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     """``eps download-weights [--dest DIR] [--only NAME ...]`` fetches the metric weights;
     ``eps download-weights --url URL --sha256 HEX --out FILE`` fetches one published file (backbones, FID
     statistics). Both resume and verify sha256."""
-    parser = argparse.ArgumentParser(prog="eps download-weights", description=main.__doc__)
-    parser.add_argument("--dest", default=None,
-                        help="target folder (default: the torch hub cache, $TORCH_HOME/hub/checkpoints)")
-    parser.add_argument("--only", nargs="+", choices=sorted(WEIGHTS), default=sorted(WEIGHTS),
-                        help="fetch only these metric weights")
-    parser.add_argument("--url", help="one file: its URL (with --sha256 and --out)")
-    parser.add_argument("--sha256", help="one file: its known sha256 (64 hex digits), or 'unknown' (not verified)")
-    parser.add_argument("--out", help="one file: where to write it")
+    parser = build("download-weights")
     args = parser.parse_args(argv)
     if args.url or args.out or args.sha256:
         if not (args.url and args.out and args.sha256):
@@ -161,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [(out.parent, WeightFile(out.name, args.url, None, None if unknown else args.sha256.lower(),
                                         "command line"))]
     else:
-        jobs = [(Path(args.dest) if args.dest else search_dirs()[-1], WEIGHTS[name]) for name in args.only]
+        only = args.only or sorted(WEIGHTS)
+        if bad := [name for name in only if name not in WEIGHTS]:
+            raise ValueError(f"--only: unknown metric weights {bad}; valid: {', '.join(sorted(WEIGHTS))}")
+        jobs = [(Path(args.dest) if args.dest else search_dirs()[-1], WEIGHTS[name]) for name in only]
     for dest, entry in jobs:
         try:
             path = fetch(entry, dest)

@@ -24,7 +24,6 @@ augmentation labels are absent at inference) and writes an ``eps-net-v1`` file.
 """
 from __future__ import annotations
 
-import argparse
 import pickle
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import torch
 
 from ..io import check_writable, file_sha256 as sha256_of, load_torch, save_torch
+from ..parsers import build
 from ..provenance import write_provenance
 from .adm import ADMConfig, ADMUNet
 from .precond import EDMPrecond
@@ -224,14 +224,7 @@ def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source
 
 def main(argv: list[str] | None = None) -> int:
     """``eps convert-edm --pkl edm-ffhq-64x64-uncond-vp.pkl --edm-source EDM_CLONE --out NET.pt``."""
-    p = argparse.ArgumentParser(prog="eps convert-edm",
-                                description="convert a published EDM pickle (DDPM++ or ADM) to an eps-net-v1 file")
-    p.add_argument("--pkl", required=True, help="official EDM pickle (e.g. edm-ffhq-64x64-uncond-vp.pkl)")
-    p.add_argument("--out", required=True, help="eps-net-v1 file to write (atomically)")
-    p.add_argument("--edm-source", help="NVlabs/edm clone, needed to unpickle (unless already importable)")
-    p.add_argument("--sha256", help="the pickle's expected sha256 (64 hex digits): unpickled only if it matches")
-    p.add_argument("--allow-unverified", action="store_true",
-                   help="unpickle without a known digest (unpickling runs code from the file; its digest is recorded)")
+    p = build("convert-edm")
     a = p.parse_args(argv)
     if a.sha256 is not None and (len(a.sha256) != 64 or any(c not in "0123456789abcdef" for c in a.sha256.lower())):
         raise ValueError(f"--sha256 {a.sha256!r} is not 64 hex digits")

@@ -1,4 +1,5 @@
-"""``eps_trained``: EPS with a pivot denoiser LEARNED by ``L_EPS`` on samples of an analytic GMM prior.
+"""The pivot denoiser of ``eps_trained`` (:mod:`eps.methods.eps_trained`), LEARNED by ``L_EPS`` on samples of
+an analytic GMM prior.
 
 The objective check of the training objective (docs/method.md §3-4). The pivot denoiser is a learned
 mixture of Gaussian experts — the anisotropic Tweedie form of a K-component Gaussian mixture:
@@ -36,8 +37,6 @@ import math
 import torch
 from torch import nn
 
-from ..eps_sampler import PivotSampler
-from ..methods import register_method
 from ..operators import make_operator
 from ..posterior import Pivot, draw_pivot
 from ..priors.gmm import dense_V, mixture_denoise
@@ -149,39 +148,4 @@ def train_pivot_denoiser(prior, task: str, sigma_y: float, *, experts: int, rank
     return net.eval()
 
 
-@register_method("eps_trained")
-class EPSTrained(PivotSampler):
-    """EPS with a mixture-of-Gaussian-experts pivot denoiser trained by ``L_EPS``, one model per task."""
-
-    experts = 8
-    rank = 8
-    train_steps = 200
-    train_batch = 64
-    lr = 1e-4
-    seed = 0
-
-    def trained_net(self, prior, sigma_y: float, task: str) -> GaussianExperts:
-        """Train (once per prior object, sigma_y and task) and return the model."""
-        cache = self.__dict__.setdefault("_cache", [])
-        for cached_prior, cached_sigma_y, cached_task, net in cache:
-            if cached_prior is prior and cached_sigma_y == sigma_y and cached_task == task:
-                return net
-        net = train_pivot_denoiser(prior, task, sigma_y, experts=self.experts, rank=self.rank,
-                                   steps=self.train_steps, batch=self.train_batch, lr=self.lr,
-                                   sigma_min=self.sigma_min, sigma_max=self.sigma_max, seed=self.seed)
-        cache.append((prior, sigma_y, task, net))
-        return net
-
-    def sample(self, problem, prior, nfe, generator):
-        self.pivot_denoiser(problem, prior)  # train (with gradients) before sampling without them
-        with torch.no_grad():
-            return super().sample(problem, prior, nfe, generator)
-
-    def pivot_denoiser(self, problem, prior):
-        gmm = getattr(prior, "prior", prior)  # the prior behind the harness's counting wrapper (samples only)
-        net = self.trained_net(gmm, problem.sigma_y, problem.operator.task)  # cached after the first call
-        count = getattr(prior, "count", lambda out: out)
-        return lambda pivot: count(net(pivot))
-
-
-__all__ = ["EPSTrained", "GaussianExperts", "init_experts", "kmeans", "train_pivot_denoiser"]
+__all__ = ["GaussianExperts", "init_experts", "kmeans", "train_pivot_denoiser"]

@@ -28,13 +28,13 @@ from pathlib import Path
 import torch
 
 from ..io import load_torch
+from ..names import TASKS
 from .base import LinearOperator
 from .blur import BOUNDARIES, GaussianBlur, MotionBlur, ReflectGaussianBlur, reflect_blur
 from .inpainting import BoxInpainting, RandomInpainting, box_mask, random_mask
 from .kernels import gaussian_kernel, gaussian_kernel_1d, motion_kernel
 from .superres import FILTERS, BicubicSuperResolution, SuperResolution, bicubic_superresolution
 
-TASKS = ("inpaint_random", "inpaint_box", "sr4", "deblur_gauss", "deblur_motion")
 
 DEFAULTS: dict[str, dict] = {
     "inpaint_random": {"missing": 0.7},

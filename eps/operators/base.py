@@ -87,11 +87,6 @@ class LinearOperator:
         """``V diag(f(s)) U^T y``: a measurement mapped to image space through a function of ``s``."""
         return self.V(f(self.s) * self.U_T(y))
 
-    def solve(self, v: Tensor, a: Tensor | float, b: Tensor | float) -> Tensor:
-        """Exact ``(a I + b A^T A)^(-1) v`` for ``a > 0`` (a, b scalars or per-sample ``(B,)``)."""
-        a, b = _per_sample(a, v), _per_sample(b, v)
-        return self.spectral_apply(v, lambda s: 1.0 / (a + b * s**2))
-
     def pinv(self, y: Tensor) -> Tensor:
         """Pseudo-inverse ``A^+ y = V S^+ U^T y``; singular values below ``rcond * max(s)`` count as zero."""
         keep = self.measured()

@@ -15,14 +15,13 @@ task parameters, operator seed stream, sigma_y and K read from the shards; its p
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 
-from ..args import positive_int
 from ..fingerprint import all_sources
 from ..io import check_writable, read_csv, write_text
+from ..parsers import build
 from ..metrics.shards import load_shard
 from ..provenance import write_provenance
 from . import figures
@@ -54,21 +53,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="eps report", description=__doc__.split("\n\n")[0])
-    p.add_argument("--summaries", nargs="+", required=True, help="summary CSVs of eps evaluate")
-    p.add_argument("--shards", nargs="+", required=True, help="sample shards shown in the qualitative grids")
-    p.add_argument("--gmm", nargs="*", default=[], help="CSVs of eps gmm-bench")
-    p.add_argument("--reference", default="results/reference/paper_table_64px.csv")
-    p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv")
-    p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
-    p.add_argument("--grid-images", type=positive_int, default=4)
-    p.add_argument("--device-label", default="this machine", help="where the samples were timed (cost figure)")
-    p.add_argument("--config-files", nargs="*", default=[],
-                   help="the workflow's config files (their digests join the provenance of every table)")
-    p.add_argument("--networks", nargs="*", default=[],
-                   help="LABEL=SERIES:STEPS per trained network of a learning curve (e.g. eps_ft1000=eps:1000)")
-    p.add_argument("--out", required=True, type=Path)
+    p = build("report")
     a = p.parse_args(argv)
+    a.out = Path(a.out)
     networks = parse_networks(a.networks)
 
     order = [m for m in a.methods.split(",") if m] or None

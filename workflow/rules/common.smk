@@ -7,8 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from eps.config_check import TRAINED, WORKFLOW_OPTIONS, budget_steps, network_options, per_task
-from eps.methods import available_methods
+from eps import workflow_plan as plan
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
 from eps.provenance import config_hash
@@ -23,40 +22,26 @@ NOTEBOOK = f"{OUT}/report/explore_results.ipynb"
 CONFIG_FILES = [str(f) for f in workflow.config_settings.configfiles] or ["config/default.yaml"]
 
 
+# The dry run states the training it plans, when the config gives a throughput figure (an estimate, labelled so).
+if (_estimate := plan.training_estimate(config)) is not None:
+    print(_estimate, file=sys.stderr)
+
+
 # Every job: the commands of this environment, and the configured number of torch threads.
 shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
              f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
 
 def registered(label: str) -> str:
-    """The registered method a ``methods`` entry runs (its ``method`` key, else its own name)."""
-    return config["methods"][label].get("method", label)
+    return plan.registered(config, label)
 
 
 def network_stem(label: str) -> str | None:
-    """The network a ``methods`` entry samples with (None: no trained network): its training kind's shared network
-    (``eps``, ``palette``), or its own, named by the entry, when it sets ``train`` or ``continues``."""
-    kind = TRAINED.get(registered(label))
-    spec = config["methods"][label]
-    return None if kind is None else label if ("train" in spec or "continues" in spec) else kind
+    return plan.network_stem(config, label)
 
 
-# Every trained network but the prior: stem -> (kind, training options of the kind overridden by the entry's
-# `train`, the stem whose training state it continues or None). A per-task network (EPS and Palette as the EPS
-# paper trains them, App. B; eps.config_check.per_task) trains <stem>_<task>; an amortized one, <stem> on every task.
-NETWORKS = {network_stem(m): (TRAINED[registered(m)], network_options(config, m),
-                              network_stem(config["methods"][m]["continues"]) if "continues" in config["methods"][m]
-                              else None)
-            for m in config["methods"] if network_stem(m)}
-PER_TASK = {stem for stem, (_, options, _) in NETWORKS.items() if per_task(options)}
-MODELS = {f"{stem}_{task}" if stem in PER_TASK else stem: stem
-          for stem in NETWORKS for task in (config["tasks"] if stem in PER_TASK else [None])}
+NETWORKS = plan.networks(config)  # stem -> Network(kind, options, continues): every trained network but the prior
+MODELS = plan.models(config)  # network file stem (<stem>, or <stem>_<task> for a per-task kind) -> network stem
 
-
-_unknown = ({registered(m) for m in config["methods"]} | {m.split("@")[0] for m in config["gmm"]["methods"]}
-            | set(config.get("frontier", {}).get("methods", []))) - set(available_methods())
-if _unknown:
-    raise ValueError(f"config: unknown method(s) {sorted(_unknown)}; "
-                     f"registered methods: {', '.join(available_methods())}")
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_-]+",
@@ -85,8 +70,7 @@ def shard_range(dataset: str, shard: int) -> tuple[int, int]:
 
 def runs():
     """Every (dataset, task, method, nfe) cell of the results table."""
-    return [(d, t, m, n) for d in config["datasets"] for t in config["tasks"]
-            for m, spec in config["methods"].items() for n in spec["nfe"]]
+    return plan.cells(config)
 
 
 def shard_path(dataset, task, method, nfe, seed, shard) -> str:
@@ -96,6 +80,15 @@ def shard_path(dataset, task, method, nfe, seed, shard) -> str:
 def shards_of(dataset, task, method, nfe) -> list[str]:
     return [shard_path(dataset, task, method, nfe, seed, k) for seed in SAMPLE["seeds"]
             for k in range(num_shards(dataset))]
+
+
+def selected_outputs() -> list[str]:
+    """The outputs of the target rule ``select`` (Snakefile)."""
+    chosen = config.get("select", {})
+    cells = [c for c in runs() if all(c[i] in chosen.get(key, [c[i]]) for i, key in enumerate(("datasets", "tasks", "methods")))]
+    shards = [s for cell in cells for s in shards_of(*cell)]
+    summaries = [] if "methods" in chosen else sorted({summary_path(d, t) for d, t, _, _ in cells})
+    return shards + summaries
 
 
 def summary_path(dataset, task) -> str:
@@ -108,16 +101,8 @@ def task_cells(dataset, task) -> list[tuple]:
 
 
 def model_file(stem: str, dataset: str, task: str) -> str:
-    """The file of network ``stem`` (a key of ``NETWORKS``) that samples ``task``: ``<stem>.pt`` or, for a per-task
-    kind, ``<stem>_<task>.pt``."""
-    name = f"{stem}_{task}" if stem in PER_TASK else stem
-    return f"{OUT}/models/{dataset}/{name}.pt"
-
-
-def model_tasks(model: str) -> list[str]:
-    """The tasks the network file named ``model`` (a key of ``MODELS``) trains on."""
-    stem = MODELS[model]
-    return [model.removeprefix(f"{stem}_")] if stem in PER_TASK else list(config["tasks"])
+    """The file of network ``stem`` (a key of ``NETWORKS``) that samples ``task``."""
+    return f"{OUT}/models/{dataset}/{plan.model_name(config, stem, task)}.pt"
 
 
 def prior_checkpoint(dataset: str) -> str:
@@ -131,8 +116,7 @@ def class_labels(dataset: str) -> str:
     return config["datasets"][dataset].get("checkpoint", {}).get("class_labels", "none")
 
 
-def download_name(entry: dict) -> str:
-    return entry.get("file") or entry["url"].rstrip("/").rsplit("/", 1)[-1]
+download_name = plan.download_name
 
 
 def converted_name(entry: dict) -> str:
@@ -145,19 +129,6 @@ def downloads() -> dict[str, dict]:
     FID reference statistics)."""
     return {download_name(ds[key]): ds[key] for ds in config["datasets"].values()
             for key in ("checkpoint", "fid_reference") if key in ds}
-
-
-_pickles = {d: download_name(ds["checkpoint"]) for d, ds in config["datasets"].items() if "checkpoint" in ds}
-if any(not name.endswith(".pkl") for name in _pickles.values()):
-    raise ValueError(f"config: a dataset checkpoint must be a published EDM pickle (*.pkl), got {_pickles}")
-if _pickles and "edm_source" not in config:
-    raise ValueError(f"config: datasets {sorted(_pickles)} use a published EDM pickle, and converting it needs the "
-                     "NVlabs/edm source: git clone https://github.com/NVlabs/edm and set edm_source: <that folder>")
-_no_stats = [d for d, ds in config["datasets"].items() if "fid_reference" not in ds]
-if config["evaluate"]["fid_statistics"] and _no_stats:
-    raise ValueError(f"config: evaluate.fid_statistics is true but datasets {_no_stats} have no fid_reference")
-if config["evaluate"]["crps_estimator"] == "fair" and SAMPLE["num_samples"] < 2:
-    raise ValueError(f"config: the fair CRPS estimator needs sample.num_samples >= 2 (K), got {SAMPLE['num_samples']}")
 
 
 def task_tag(task: str) -> str:

@@ -52,6 +52,8 @@ if FOLDERS:
             "--class-labels {params.labels:q} --resolution {params.resolution} --out {output.train:q} {output.test:q} "
             "> {log:q} 2>&1"
 
+    localrules: manual_download
+
     rule manual_download:
         """Licensed raw data is not fetched by a rule: this job fails with the config's instructions."""
         output:

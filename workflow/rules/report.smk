@@ -5,16 +5,7 @@ ORDER = ",".join(config["methods"])
 LEARNING_CURVE = config["report"]["learning_curve"]
 
 
-def curve_point(label: str) -> str:
-    """``LABEL=SERIES:STEPS`` of a methods entry with a trained network: the series is the entry its training
-    run started as (following ``continues``), the steps its network's."""
-    root = label
-    while "continues" in config["methods"][root]:
-        root = config["methods"][root]["continues"]
-    return f"{label}={root}:{budget_steps(network_options(config, label))}"
-
-
-NETWORK_POINTS = [curve_point(m) for m in config["methods"] if network_stem(m)] if LEARNING_CURVE else []
+NETWORK_POINTS = [plan.curve_point(config, m) for m in config["methods"] if network_stem(m)] if LEARNING_CURVE else []
 CURVE_FILES = ["learning_curve.csv", "learning_curve.png", "learning_curve.csv.provenance.json"] if LEARNING_CURVE else []
 
 

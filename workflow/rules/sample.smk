@@ -3,7 +3,7 @@
 
 def method_net(w):
     stem = network_stem(w.method)
-    return {f"{NETWORKS[stem][0]}_net": model_file(stem, w.dataset, w.task)} if stem else {}
+    return {f"{NETWORKS[stem].kind}_net": model_file(stem, w.dataset, w.task)} if stem else {}
 
 
 def solver_flag(w):

@@ -6,6 +6,8 @@ DOWNLOADS = downloads()
 
 if DOWNLOADS:
 
+    localrules: download  # compute nodes have no internet: downloads run where snakemake runs
+
     rule download:
         """A published file, verified against its sha256 when the config states one."""
         output:
@@ -52,6 +54,8 @@ if EDM_PICKLES:
             "eps convert-edm --pkl {input.pkl:q} --edm-source {input.edm_source:q} --out {output:q} {params.trust} "
             "> {log:q} 2>&1"
 
+    localrules: edm_source
+
     rule edm_source:
         """The NVlabs/edm source (licence CC BY-NC-SA 4.0) is not fetched by a rule: this job fails with what to do."""
         output:
@@ -61,6 +65,9 @@ if EDM_PICKLES:
             "source: git clone https://github.com/NVlabs/edm' {output:q} '(or set edm_source in the config to a clone)' "
             ">&2; exit 1"
 
+
+
+localrules: metric_weights
 
 
 rule metric_weights:

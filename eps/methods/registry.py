@@ -10,24 +10,28 @@ Registration is one decorator::
     class MyMethod(Method):
         def sample(self, problem, prior, nfe, generator): ...
 
-Methods living outside ``eps`` (the ``baselines`` package, or a user's package) are found through the
-``eps.methods`` entry-point group of their distribution, so ``eps`` never imports them by name.
-The harness wraps the prior in :class:`CountingPrior`, so every method's NFE and vector-Jacobian-product
-counts are measured, not declared.
+Every method, EPS's own included, is found through the ``eps.methods`` entry-point group: the entry point's
+name is the method's name and its value the module that registers it (pyproject.toml), so the registry
+imports no method by name, and a method module is imported only when it is asked for.
+The harness wraps the prior in :class:`~eps.methods.counting.CountingPrior`, so every method's NFE and
+vector-Jacobian-product counts are measured, not declared.
 """
 from __future__ import annotations
 
+import importlib
 import math
 import time
-from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
-from .interpolants import Interpolant
-from .operators import LinearOperator
-from .posterior import Pivot
+from ..args import unknown as unknown_name
+from ..interpolants import Interpolant
+from ..names import method_modules
+from ..operators import LinearOperator
+from ..posterior import Pivot
+from .counting import CountingPrior
 
 Tensor = torch.Tensor
 
@@ -66,49 +70,6 @@ class Prior(Protocol):
 
 
 @dataclass
-class CountingPrior:
-    """Wraps a prior and counts network forward passes and vector-Jacobian products per sample row."""
-
-    prior: Prior
-    forward: int = 0
-    vjp: int = 0
-    _rows: int = field(default=0, repr=False)
-
-    @property
-    def image_shape(self):
-        return self.prior.image_shape
-
-    @property
-    def interpolant(self):
-        return self.prior.interpolant
-
-    def _count(self, out: Tensor) -> Tensor:
-        self.forward += 1
-        if out.requires_grad:
-            out.register_hook(self._count_vjp)
-        return out
-
-    def _count_vjp(self, grad: Tensor) -> None:
-        self.vjp += 1
-
-    def denoise(self, x, sigma):
-        return self._count(self.prior.denoise(x, sigma))
-
-    def denoise_pivot(self, pivot):
-        return self._count(self.prior.denoise_pivot(pivot))
-
-    def denoise_palette(self, x, sigma, condition):
-        return self._count(self.prior.denoise_palette(x, sigma, condition))
-
-    def count(self, out: Tensor) -> Tensor:
-        """Count one forward pass of a network the method holds itself (e.g. one it trained)."""
-        return self._count(out)
-
-    def __getattr__(self, name):  # anything else passes through uncounted
-        return getattr(self.prior, name)
-
-
-@dataclass
 class Samples:
     """Posterior samples with their measured cost: ``nfe`` forward passes and ``vjp`` backward passes."""
 
@@ -126,7 +87,8 @@ class Method:
     def __init__(self, **options):
         unknown = set(options) - set(self.options())
         if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {sorted(unknown)}; valid: {sorted(self.options())}")
+            first = sorted(unknown)[0]
+            raise ValueError(f"{self.name}: " + unknown_name("option", first, sorted(self.options())))
         for key, value in options.items():
             default = self.options()[key]
             kind = (int, float) if type(default) is float else type(default)
@@ -145,9 +107,11 @@ class Method:
     def sample(self, problem: Problem, prior: Prior, nfe: int, generator: torch.Generator | None) -> Tensor:
         raise NotImplementedError
 
-    def run(self, problem: Problem, prior: Prior, nfe: int, generator: torch.Generator | None = None) -> Samples:
-        """Sample with a counted prior and a wall clock around the call."""
-        counted = CountingPrior(prior)
+    def run(self, problem: Problem, prior: Prior, nfe: int, generator: torch.Generator | None = None,
+            what: str | None = None) -> Samples:
+        """Sample with a counted prior and a wall clock around the call; ``what`` (e.g. the method, task and
+        images) makes the first non-finite denoiser output stop the run with an error naming it."""
+        counted = CountingPrior(prior, what)
         start = time.perf_counter()
         x = self.sample(problem, counted, nfe, generator).detach()
         return Samples(x, counted.forward, counted.vjp, time.perf_counter() - start)
@@ -169,31 +133,33 @@ def register_method(name: str):
     return decorate
 
 
-def load_plugins() -> None:
-    """Import every module advertised under the ``eps.methods`` entry-point group (idempotent)."""
-    from . import eps_sampler  # noqa: F401  (EPS itself)
-    from .nn import gmm_trained  # noqa: F401  (eps_trained: L_EPS-trained pivot denoiser on the GMM prior)
-
-    for ep in entry_points(group="eps.methods"):
-        ep.load()
+def load_plugins(names: list[str] | None = None) -> None:
+    """Import the modules advertised under the ``eps.methods`` entry-point group (``names``: only those
+    methods'; idempotent). An advertised name its module does not register is an error naming both."""
+    modules = method_modules()
+    for name in modules if names is None else [n for n in names if n in modules]:
+        importlib.import_module(modules[name])
+        if name not in METHODS:
+            raise ValueError(f"entry point eps.methods:{name} = {modules[name]} registers no method {name!r}")
 
 
 def get_method(name: str, **options) -> Method:
-    load_plugins()
+    load_plugins([name])
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; registered methods: {', '.join(sorted(METHODS))}")
+        raise ValueError(unknown_name("method", name, available_methods(), "registered methods"))
     return METHODS[name](**options)
 
 
 def with_solver(name: str, solver: str | None, **options) -> Method:
     """``get_method(name, **options)``, running backbone ``solver`` when the method has one (a ``solver`` option:
     EPS, its ablations, Palette). Methods with their own update rule (the baselines) ignore it."""
-    load_plugins()
+    load_plugins([name])
     if solver is not None and name in METHODS and "solver" in METHODS[name].options():
         options = {**options, "solver": solver}
     return get_method(name, **options)
 
 
 def available_methods() -> list[str]:
-    load_plugins()
-    return sorted(METHODS)
+    """Every advertised method and every one registered in this process (e.g. by a test), without importing
+    any method module."""
+    return sorted({*method_modules(), *METHODS})

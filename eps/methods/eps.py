@@ -14,9 +14,9 @@ from typing import Callable
 
 import torch
 
-from .methods import Method, Problem, Prior, register_method
-from .posterior import PivotDenoiser, eps_denoiser
-from .samplers import check_solver, sample, steps_for_nfe
+from .registry import Method, Problem, Prior, register_method
+from ..posterior import PivotDenoiser, eps_denoiser
+from ..samplers import check_solver, sample, steps_for_nfe
 
 
 class BackboneSampler(Method):
