@@ -78,11 +78,11 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
         for dataset in ("ffhq64", "imagenet64"):
             assert f"runs/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
     assert "runs/paper/metrics/imagenet64/deblur_motion.summary.csv" in run.stdout
-    # the planned training, as an estimate from the config's stated throughput: 2 datasets x (EPS + 5 Palette)
+    # the planned training, as an estimate from the config's stated throughput: 2 datasets x 5 tasks x (EPS, Palette)
     from eps.workflow_plan import training_estimate
 
-    assert counts["train_conditional"] == 12 and training_estimate(cfg) in run.stderr
-    assert "training estimate (not measured): 12 networks" in run.stderr
+    assert counts["train_conditional"] == 20 and training_estimate(cfg) in run.stderr
+    assert "training estimate (not measured): 20 networks" in run.stderr
 
 
 def test_select_runs_only_the_named_cells_with_targets_before_the_configfile(tmp_path):
@@ -109,7 +109,7 @@ def test_slurm_profile_dry_run(tmp_path):
     run = snakemake(workdir(tmp_path), "-n", "-p", "--profile", "workflow/profiles/slurm", "--configfile",
                     "config/paper.yaml")
     assert run.returncode == 0, run.stderr
-    assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind eps" in run.stdout
+    assert "torchrun --standalone --nproc_per_node=4 -m eps.training.cli --kind eps" in run.stdout
     # the published FFHQ-64 and ImageNet-64 pickles are converted and used as the backbones; FID against EDM's
     # statistics; the class-conditional ImageNet-64 network gets the true class of every image
     for net, labels in (("edm-ffhq-64x64-uncond-vp", "none"), ("edm-imagenet-64x64-cond-adm", "true_label")):
@@ -203,8 +203,8 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
     assert points.loc["eps_more", ["series", "steps"]].tolist() == ["eps", 4]
     assert pd.isna(points.loc["dps", "steps"]) and points.loc["palette", "steps"] == 2
     models = cwd / "runs" / "tiny" / "models" / "embedded"
-    assert torch.load(models / "eps_more.pt", weights_only=False)["step"] == 4
-    rows = pd.read_csv(next(models.glob("eps_more.pt.*.log.csv")))
+    assert torch.load(models / "eps_more_sr4.pt", weights_only=False)["step"] == 4
+    rows = pd.read_csv(next(models.glob("eps_more_sr4.pt.*.log.csv")))
     assert rows["step"].tolist() == [3, 4]  # resumed from eps's finished state, not trained anew
 
     summary = pd.read_csv(report / "summary.csv")
