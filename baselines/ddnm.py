@@ -33,7 +33,7 @@ draw; for ``eps_hat`` it mixes the predicted noise across the directions of a bl
 (the table) for every operator; the two agree when ``eta = 1`` (no ``eps_hat`` term), which is what the
 super-resolution parity case checks. Its ``Deblurring`` also zeroes 1-D singular values below 3e-2 in
 ``A^+`` (ours: ``rcond``), an operator detail not reproduced here.
-One denoiser call per step, no gradients. Parity: ``tests/test_baseline_parity.py``.
+One denoiser call per step, no gradients. Parity: ``tests/test_parity.py`` (fixture ``tests/fixtures/parity/ddnm.npz``).
 """
 from __future__ import annotations
 

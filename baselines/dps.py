@@ -30,7 +30,7 @@ gradient is per sample (the code's batch holds one image; its norm runs over the
 Mapping to ``x~`` (see :mod:`baselines._loop`): ``x_t = alpha_t x~`` gives ``grad_{x_t} = grad_{x~} / alpha_t``
 and ``x~_{t-1} = x_{t-1} / alpha_{t-1}``, so the guidance on ``x~`` is
 ``zeta / (alpha_t alpha_{t-1}) * grad_{x~} || y - A x0_hat ||`` with ``alpha = 1 / sqrt(1 + sigma^2)``.
-Parity: ``tests/test_baseline_parity.py``.
+Parity: ``tests/test_parity.py`` (fixture ``tests/fixtures/parity/dps.npz``).
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ paper's eq. 8 (its noisy experiments) keeps ``sigma_y^2`` in the inverse, which 
 The two agree at ``sigma_y = 0``. With ``N`` not dividing 1000 the release's ``range(0, 1000, 1000 // N)``
 has more than ``N`` steps; the grid here keeps the budget (the lowest ``N`` of them).
 ``eta = 1`` (the example run and the paper's experiments; ``_configs/algo/pgdm.yaml`` defaults to 0).
-Images in [-1, 1] as here. Parity: ``tests/test_baseline_parity.py``.
+Images in [-1, 1] as here. Parity: ``tests/test_parity.py`` (fixture ``tests/fixtures/parity/pigdm.npz``).
 """
 from __future__ import annotations
 

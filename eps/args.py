@@ -26,18 +26,25 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+def bounded(parse: Callable[[str], float], low: float, strict: bool = False, why: str = "") -> Callable[[str], float]:
+    """``parse`` (:func:`_int` or :func:`_finite`), then refuse values below ``low`` (at or below, ``strict``)."""
+    kind = "an integer" if parse is _int else "a finite number"
+
+    def check(text: str):
+        value = parse(text)
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"must be {kind} {'>' if strict else '>='} {low}{why}, got {text!r}")
+        return value
+    return check
 
 
-def nonnegative_int(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
+def int_at_least(low: int, why: str = "") -> Callable[[str], int]:
+    """An integer >= ``low``; ``why`` says why in the error."""
+    return bounded(_int, low, why=why)
+
+
+positive_int = int_at_least(1)
+nonnegative_int = int_at_least(0)
 
 
 def _finite(text: str) -> float:
@@ -50,18 +57,8 @@ def _finite(text: str) -> float:
     return value
 
 
-def nonnegative_float(text: str) -> float:
-    value = _finite(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _finite(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    return value
+nonnegative_float = bounded(_finite, 0)
+positive_float = bounded(_finite, 0, strict=True)
 
 
 def fraction(text: str) -> float:
@@ -271,5 +268,5 @@ def add_protocol(p, default: str = "eps_paper"):
                    help=f"evaluation protocol, one of: {', '.join(PROTOCOLS)}")
 
 
-__all__ = ["positive_int", "nonnegative_int", "nonnegative_float", "positive_float", "fraction", "int_list", "device",
+__all__ = ["bounded", "int_at_least", "positive_int", "nonnegative_int", "nonnegative_float", "positive_float", "fraction", "int_list", "device",
            "resolve_device", "one_of", "name_list", "unknown", "HelpFormatter", "Parser", "add_protocol"]

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "download-weights": ("eps.metrics.weights:main", "fetch the metric networks' weights (sha256-verified)"),
     "sample": ("eps.image_bench:main", "one shard of the image benchmark: measure test images, draw K posterior samples"),
     "cost-bench": ("eps.cost_bench:main", "cost ratio as a benchmark: method vs bare sampler, interleaved repeats, median"),
+    "provenance": ("eps.provenance:main", "committed results: check integrity, report stale ones, publish a report"),
     "report": ("eps.report:main", "summary tables (CSV, Markdown, LaTeX), figures and the exact-posterior table"),
 }
 
@@ -34,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"eps: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        from .args import unknown
+
+        print(f"eps: error: {unknown('command', name, list(COMMANDS))}", file=sys.stderr)
         return 2
     from .parsers import build
 

@@ -13,6 +13,7 @@ key path, the valid keys or values and, for a misspelt name, the closest valid o
 * every training section gives its budget as exactly one of ``steps`` or ``images``;
 * a ``methods`` entry's own ``train`` options and ``continues`` belong to a method with a trained network, and
   ``continues`` names an entry of the same kind whose training differs only by a smaller budget;
+* dataset names are plain words (``DATASET_NAME``: they name folders and a workflow wildcard);
 * ``num_test`` of an embedded dataset is at most its number of test patches (a folder dataset is counted
   when its zip is read, by ``eps sample``);
 * the paper run's published files: checkpoints are EDM pickles, converting one needs ``edm_source`` and, when
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from .args import unknown
 from .names import CONDITIONINGS, CRPS_ESTIMATORS, INTERPOLANTS, PALETTE_CONDITIONINGS, PRECONDS, SOLVERS, TASKS
 from .workflow_plan import BUDGET_KEYS, BUDGETS, TRAINED, budget_steps, download_name, network_options
 
+# A dataset name names folders and the workflow's {dataset} wildcard (workflow/rules/common.smk).
+DATASET_NAME = "[A-Za-z0-9_-]+"
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 # The schema's $defs whose enum is the code's list of names.
 NAMES = {"task": TASKS, "solver": SOLVERS, "interpolant": INTERPOLANTS,
@@ -216,6 +220,8 @@ def check_config(config: dict, schema: str | Path = SCHEMA) -> None:
         except ValueError as err:
             raise ValueError(f"config: methods.{name}.options: {err}") from None
     for dataset, ds in config["datasets"].items():
+        if not re.fullmatch(DATASET_NAME, dataset):  # it names folders and a workflow wildcard
+            raise ValueError(f"config: dataset name {dataset!r} must match {DATASET_NAME} (letters, digits, _ and -)")
         r = ds["resolution"]
         for task, params in config["tasks"].items():
             try:

@@ -1,29 +1,27 @@
-"""What code produced a result: a digest per source file, blind to comments and docstrings.
+"""Which code a result declares, and whether that code has changed since the commit that made it.
 
-A committed result is only true for the code that made it. Each results file's provenance record holds
-``code = {path: digest}`` for the project's source files that produced it, where for a Python file
-
-    digest = sha256( ast.dump( parse(source) with every docstring removed ) )
-
-so editing a comment, a docstring or the layout does not count as a change, while any change to what runs
-does. Other files (Snakemake rules, configs) are digested byte for byte. The files of a result are the static
-import closure (:func:`import_closure`) of the modules that computed it: for ``eps gmm-bench``, its own module
-and the module of each method it ran, so a change to a baseline leaves the EPS-only tables current. ``stale(record)`` lists the files
-whose digest differs from the working tree's now: ``tests/test_committed_results.py`` fails on any, naming
-them and the command that regenerates the result.
+A provenance record (:mod:`eps.provenance`) names the commit that made a result and ``modules``: the project files
+whose code computed it (for ``eps gmm-bench``, the static import closure, :func:`import_closure`, of its own module
+and the module of each method it ran, so a change to a baseline leaves the EPS-only tables current). No digest of
+the code is stored: :func:`changed_since` reads each declared file at the recorded commit (``git show``) and compares
+it with the working tree, both parsed by the running interpreter with docstrings removed, so a comment, a
+docstring or the layout is not a change, and the answer does not depend on the Python version (``ast.dump``'s text
+does, so it is never stored). Staleness is reported (``eps provenance --stale``), never a test failure: the numbers
+themselves are guarded by golden regression slices (tests/test_committed_results.py).
 """
 from __future__ import annotations
 
 import ast
-import hashlib
+import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("eps", "baselines")
-# Modules that record results and never compute them: left out of every fingerprint.
+# Modules that record results and never compute them: never declared.
 BOOKKEEPING = ("eps.provenance", "eps.fingerprint")
+CODE_SUFFIXES = (".py", ".smk")
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -35,13 +33,17 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-def digest(path: str | Path) -> str:
-    """sha256 of a Python file's docstring-free syntax tree, or of any other file's bytes."""
-    path = Path(path)
-    data = path.read_bytes()
-    if path.suffix == ".py":
-        data = ast.dump(_without_docstrings(ast.parse(data, filename=str(path)))).encode()
-    return hashlib.sha256(data).hexdigest()
+def same_code(old: bytes, new: bytes, name: str) -> bool:
+    """Whether two versions of file ``name`` run the same code: equal docstring-free syntax trees for Python
+    (compared within this interpreter, never stored), equal bytes otherwise; unparsable Python compares by bytes."""
+    if old == new:
+        return True
+    if not name.endswith(".py"):
+        return False
+    try:
+        return ast.dump(_without_docstrings(ast.parse(old))) == ast.dump(_without_docstrings(ast.parse(new)))
+    except SyntaxError:
+        return False
 
 
 def module_file(name: str) -> Path | None:
@@ -103,23 +105,41 @@ def all_sources() -> list[Path]:
     return sorted(f for f in files if f.is_file())
 
 
-def _key(path: str | Path) -> str:
-    """A file's name in a fingerprint: relative to the repository, or as given when it lies elsewhere (a config
-    file of a workflow run from another folder)."""
+def repo_key(path: str | Path) -> str | None:
+    """``path`` relative to the repository, or None when it lies outside it."""
     resolved = Path(path).resolve()
-    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(path)
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else None
 
 
-def fingerprint(files: Iterable[str | Path]) -> dict[str, str]:
-    """``{path relative to the repository (or as given outside it): digest}``."""
-    return {_key(f): digest(f) for f in files}
+def is_code(path: str | Path) -> bool:
+    """A project source file (declared by path; its content is read from git at the recorded commit)."""
+    key = repo_key(path)
+    return key is not None and (key.endswith(CODE_SUFFIXES) or key == "Snakefile")
 
 
-def stale(code: Mapping[str, str], root: Path = ROOT) -> list[str]:
-    """The files of a recorded fingerprint that changed or disappeared since (empty: the result is current);
-    bookkeeping modules never computed a result and are not compared."""
-    skip = {f"{name.replace('.', '/')}.py" for name in BOOKKEEPING}
-    return sorted(p for p, d in code.items() if p not in skip and (not (root / p).is_file() or digest(root / p) != d))
+def git(*args: str, root: Path = ROOT) -> subprocess.CompletedProcess:
+    """``git ARGS`` in ``root`` (bytes out; never raises for a non-zero status)."""
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=30)
 
 
-__all__ = ["digest", "fingerprint", "import_closure", "loaded_sources", "all_sources", "stale", "ROOT"]
+def has_commit(commit: str, root: Path = ROOT) -> bool:
+    return git("cat-file", "-e", f"{commit}^{{commit}}", root=root).returncode == 0
+
+
+def changed_since(commit: str, modules: Iterable[str], root: Path = ROOT) -> list[str]:
+    """The declared ``modules`` (repository paths) whose code differs between ``commit`` and the working tree, or
+    that exist in only one of them. A ``LookupError`` names a commit this clone does not hold (a shallow clone:
+    ``git fetch --unshallow``)."""
+    if not has_commit(commit, root):
+        raise LookupError(f"commit {commit} is not in this clone (shallow? run: git fetch --unshallow)")
+    changed, bookkeeping = [], {f"{name.replace('.', '/')}.py" for name in BOOKKEEPING}
+    for path in (m for m in modules if m not in bookkeeping):  # they record results, never compute them
+        then = git("show", f"{commit}:{path}", root=root)
+        now = (root / path).read_bytes() if (root / path).is_file() else None
+        if then.returncode != 0 or now is None or not same_code(then.stdout, now, path):
+            changed.append(path)
+    return sorted(changed)
+
+
+__all__ = ["ROOT", "all_sources", "changed_since", "git", "has_commit", "import_closure", "is_code",
+           "loaded_sources", "repo_key", "same_code"]

@@ -52,7 +52,7 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean ``ratio`` and seconds per sample over seeds, one row per (method, solver, nfe, task)."""
     rows = rows.assign(solver=rows["solver"].fillna(""), sec_per_sample=rows["seconds"] / rows["num_samples"])
     out = rows.groupby(KEYS, as_index=False).agg(ratio=("ratio", "mean"), sec_per_sample=("sec_per_sample", "mean"),
-                                                 nfe_budget=("nfe_budget", "first"), seeds=("seed", "nunique"))
+                                                 nfe_measured=("nfe_measured", "first"), seeds=("seed", "nunique"))
     return out.sort_values(KEYS, key=lambda c: c.map(TASKS.index) if c.name == "task" else c, ignore_index=True)
 
 
@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     sources = import_closure({__name__, *(METHODS[m].__module__ for m in methods)})
     for path in (a.out, a.table):
         write_provenance(path, config=vars(a), seeds=a.seeds, sources=sources)
-    from .report.figures import frontier
+    from .report import figures, style
 
-    frontier(summary, a.figure)
+    figures.frontier(summary, a.figure, style.setup(shape="x".join(map(str, a.shape)), seeds=a.seeds,
+                                                    samples=[a.num_samples], nfe=a.nfe)
+                     + f" · sigma_y {a.sigma_y} · analytic Gaussian-mixture prior")
     wide = summary.pivot_table(index=["method", "solver", "nfe"], columns="task", values="ratio")
     print("\nmean sw / sw_floor over seeds:\n" + wide[[t for t in TASKS if t in wide.columns]].round(2).to_string())
     return 0

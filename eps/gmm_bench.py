@@ -52,7 +52,9 @@ from .priors import mixture_moments, random_gmm
 from .rng import generator, stream_seed
 
 Tensor = torch.Tensor
-COLUMNS = ["method", "task", "seed", "nfe", "nfe_budget", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
+# nfe: the configured budget; nfe_measured, vjp: the denoiser calls and backward passes counted per sample
+# (the names of eps evaluate's summary.csv).
+COLUMNS = ["method", "task", "seed", "nfe", "nfe_measured", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
            "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "prior", "prior_steps", "eps_steps",
            "prior_loss", "eps_loss", "palette_loss"]
 PRIORS = ("analytic", "learned")
@@ -113,6 +115,7 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
     instances = {name: with_solver(name, solver) for name, _ in methods}  # one instance per method, reused across tasks
     hybrids = [(f"eps_{which}_in[{lo:g},{hi:g}]", (lo, hi), which == "learned")
                for lo, hi in bands for which in ("learned", "exact")]
+    check_interpolant_use(instances, tasks[0], shape, sigma_y, interpolant)
     rows = []
     for seed in seeds:
         gmm = random_gmm(shape, generator=_stream(seed, "prior"))
@@ -143,15 +146,10 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
             problem = Problem(op, y.expand(num_samples, *y.shape[1:]).clone(), sigma_y)
             for label, name, budgets, denoisers in runs:
                 for nfe in budgets:
-                    recorded = _Recorded(denoisers)
-                    out = instances[name].run(problem, recorded, nfe, _stream(seed, task, name, str(nfe)))
-                    if interpolant != "edm" and not recorded.read_interpolant:
-                        raise ValueError(f"--interpolant {interpolant}: {name} samples on its own EDM schedule and "
-                                         f"ignores the backbone interpolant, so its row would not describe what ran; "
-                                         f"run {name} with --interpolant edm")
+                    out = instances[name].run(problem, denoisers, nfe, _stream(seed, task, name, str(nfe)))
                     if not torch.isfinite(out.x).all():
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
-                    rows.append(dict(method=label, task=task, seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
+                    rows.append(dict(method=label, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
                                      **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
                                      seconds=out.seconds, solver=getattr(instances[name], "solver", ""), **common,
                                      **({f"{k}_loss": v for k, v in losses.items()} if prior == "learned" else {})))
@@ -168,7 +166,7 @@ def prior_row(gmm, learned, seed: int, num_samples: int, num_projections: int, c
                                _stream(seed, "prior", "projections"))
     problem = Problem(None, torch.zeros(num_samples, 1, dtype=torch.float64), 0.0)  # the measurement is unused
     out = Unconditional().run(problem, learned, nfe, _stream(seed, "prior", "unconditional"))
-    row = dict(method="unconditional", task="prior", seed=seed, nfe=out.nfe, nfe_budget=nfe, vjp=out.vjp,
+    row = dict(method="unconditional", task="prior", seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
                **score(out.x, exact, floor, *mixture_moments(gmm), num_projections, _stream(seed, "prior", "projections")),
                seconds=out.seconds, **common)
     log(f"seed {seed} {'prior':<14} {'unconditional':<12} nfe {out.nfe:>4}  sw/floor {row['ratio']:6.2f}  "
@@ -205,6 +203,27 @@ def check_problem(shape: tuple[int, ...], tasks: list[str], memory: int | None =
     except (RuntimeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"--shape {','.join(map(str, shape))}: no Gaussian-mixture prior of this shape ({first})") from None
+
+
+def check_interpolant_use(instances: dict, task: str, shape: tuple[int, int, int], sigma_y: float,
+                          interpolant: str) -> None:
+    """Refuse, before any work, a method that samples on its own EDM schedule under a non-EDM ``--interpolant`` (its
+    row would not describe what ran): each method runs once on a 2-sample, 2-NFE problem of the analytic prior
+    (milliseconds) and must read the backbone's interpolant."""
+    if interpolant == "edm":
+        return
+    gmm = random_gmm(shape, generator=generator(0))
+    gmm.interpolant = make_interpolant(interpolant)
+    op = make_operator(task, shape, 1, generator(0)).to(dtype=torch.float64)
+    y = op.measure(gmm.sample(1, generator(1)), sigma_y, generator(2))
+    problem = Problem(op, y.expand(2, *y.shape[1:]).clone(), sigma_y)
+    for name, method in instances.items():
+        recorded = _Recorded(gmm)
+        method.run(problem, recorded, 2, generator(3))
+        if not recorded.read_interpolant:
+            raise ValueError(f"--interpolant {interpolant}: {name} samples on its own EDM schedule and ignores the "
+                             f"backbone interpolant, so its row would not describe what ran; run {name} with "
+                             "--interpolant edm")
 
 
 class _Recorded:

@@ -80,10 +80,14 @@ def cache_key(gmm: GaussianMixture, train_seed: int, num_train: int, *configs: T
     return h.hexdigest()[:16]
 
 
-def final_loss(out: Path) -> float:
-    """Mean training loss over the last 10% of the logged steps (one step's loss is one noisy batch)."""
+def final_loss(out: Path, steps: int) -> float:
+    """Mean training loss over the last 10% of the logged steps (one step's loss is one noisy batch). The log of a
+    finished run holds one row per step: any other count (a log cut at a line boundary) is refused, naming it."""
     with open(log_path(out)) as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    if len(losses) != steps:
+        raise ValueError(f"training log {log_path(out)} holds {len(losses)} rows for a {steps}-step run: cut or "
+                         f"damaged; delete {out.parent} to train again")
     tail = losses[-max(1, len(losses) // 10):]
     return sum(tail) / len(tail)
 
@@ -114,9 +118,9 @@ def learned_networks(gmm: GaussianMixture, tasks: list[str], sigma_y: float, see
     eps_nets = {path: load_network(path) for path in set(eps_files.values())}
     priors = {t: NetworkPrior(backbone, eps_nets[eps_files[t]],
                               load_network(palette_files[t]) if palette else None) for t in tasks}
-    info = dict(prior_steps=prior_cfg.steps, eps_steps=budget.eps_steps, prior_loss=final_loss(prior_out),
-                eps_loss={t: final_loss(p) for t, p in eps_files.items()},
-                palette_loss={t: final_loss(p) for t, p in palette_files.items()},
+    info = dict(prior_steps=prior_cfg.steps, eps_steps=budget.eps_steps, prior_loss=final_loss(prior_out, prior_cfg.steps),
+                eps_loss={t: final_loss(p, budget.eps_steps) for t, p in eps_files.items()},
+                palette_loss={t: final_loss(p, budget.eps_steps) for t, p in palette_files.items()},
                 files=(str(prior_out), *sorted({str(p) for p in (*eps_files.values(), *palette_files.values())})))
     return priors, info
 

@@ -7,14 +7,18 @@
     state = load_torch("weights/prior.pt", "checkpoint")   # FileNotFoundError / one-line ValueError naming it;
                                                            # a dict whose content_sha256 differs is refused
     frame = read_csv("summary.csv", "summary", columns=["psnr"])   # truncated rows, missing columns: refused
+                                                                   # and, when summary.csv.provenance.json records
+                                                                   # its sha256 and rows, any other content too
 
 Written files get the permissions ``0666 & ~umask`` (what ``open`` would give), not ``mkstemp``'s 0600.
 """
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -37,7 +41,8 @@ def _umask() -> int:
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` (same suffix, so writers can infer the format); on success it
-    replaces ``path``, on any error it is deleted and ``path`` is left as it was."""
+    replaces ``path``, on any error it is deleted and ``path`` is left as it was. An ``OSError`` that names no file
+    (a full disk while writing: ``[Errno 28]``) is re-raised naming ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
@@ -46,6 +51,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, f"{err.strerror or err} (writing {path})") from err
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -135,23 +144,29 @@ def _compact(obj):
 
 def save_torch(obj, path: str | os.PathLike) -> None:
     """``torch.save`` through :func:`atomic_path`; views are saved as what they hold, and a dict gets its
-    :func:`content_digest` under :data:`DIGEST_KEY` (checked by :func:`load_torch`)."""
+    :func:`content_digest` under :data:`DIGEST_KEY` (checked by :func:`load_torch`). A failed write is an
+    ``OSError`` naming ``path``."""
     obj = _compact(obj)
     if isinstance(obj, dict):
         obj = {**obj, DIGEST_KEY: content_digest(obj)}
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as err:  # torch reports a failed write (a full disk) as a multi-line RuntimeError
+            last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise OSError(errno.EIO, f"torch.save failed: {last[:160]}") from err  # atomic_path names the file
 
 
-def load_torch(path: str | os.PathLike, what: str):
-    """``torch.load(path, weights_only=True)`` on the CPU; a missing file is a ``FileNotFoundError``, an
-    unreadable one or a dict whose content no longer matches its stored digest a one-line ``ValueError``,
-    each naming ``what`` and ``path``. The digest key is removed from what is returned."""
+def load_torch(path: str | os.PathLike, what: str, data: bytes | None = None):
+    """``torch.load(path, weights_only=True)`` on the CPU (of ``data``, the bytes already read and verified from
+    ``path``, when given); a missing file is a ``FileNotFoundError``, an unreadable one or a dict whose content no
+    longer matches its stored digest a one-line ``ValueError``, each naming ``what`` and ``path``. The digest key
+    is removed from what is returned."""
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path if data is None else io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:  # torch's own message spans many lines; keep its kind and first line
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ValueError(f"{what} {path} is corrupt or not a torch file ({type(err).__name__}: {first[:120]})") from err
@@ -162,6 +177,44 @@ def load_torch(path: str | os.PathLike, what: str):
     return obj
 
 
+def provenance_path(path: str | os.PathLike) -> Path:
+    """Where the provenance record of results file ``path`` lives: ``<path>.provenance.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".provenance.json")
+
+
+def file_record(path: str | os.PathLike) -> dict:
+    """What a provenance record holds of the file it describes: ``{"sha256", "bytes"}`` and, for a CSV, ``"rows"``
+    (data rows below the header), so a file cut at a line boundary or edited is told apart from what was written."""
+    path = Path(path)
+    record = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+    if path.suffix == ".csv":
+        with open(path, newline="") as f:
+            record["rows"] = max(sum(1 for _ in csv.reader(f)) - 1, 0)
+    return record
+
+
+def check_recorded(path: str | os.PathLike, what: str, data: bytes | None = None) -> None:
+    """Refuse ``path`` (its bytes ``data`` if already read) when its provenance record holds a ``table`` digest the
+    file no longer matches: one ``ValueError`` naming the file, the rows recorded and found. No record, or a record
+    without a ``table`` entry (an older format), checks nothing."""
+    path = Path(path)
+    record_file = provenance_path(path)
+    if not record_file.is_file():
+        return
+    try:
+        recorded = json.loads(record_file.read_text()).get("table")
+    except (ValueError, AttributeError) as err:
+        raise ValueError(f"{what} {path}: its provenance record {record_file} is unreadable ({err})") from None
+    if not recorded:
+        return
+    data = path.read_bytes() if data is None else data
+    if hashlib.sha256(data).hexdigest() != recorded["sha256"]:
+        rows = max(len(list(csv.reader(io.StringIO(data.decode(errors="replace"))))) - 1, 0)
+        raise ValueError(f"{what} {path} is not the file its provenance record describes ({recorded.get('rows', '?')} "
+                         f"rows, sha256 {recorded['sha256'][:12]}; now {rows} rows): truncated or edited, re-make it")
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` through :func:`atomic_path`; returns ``path``."""
     with atomic_path(path) as tmp:
@@ -170,7 +223,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def read_csv(path: str | os.PathLike, what: str, columns: Iterable[str] = (), numeric: Iterable[str] = ()):
-    """A pandas frame from a CSV written whole: a missing file is a ``FileNotFoundError``; a file not ending in
+    """A pandas frame from a CSV written whole: a missing file is a ``FileNotFoundError``; a file that differs from
+    the sha256 its provenance record holds (:func:`check_recorded`: cut at a line boundary, edited), one not ending in
     a newline (truncated), a row whose field count differs from the header's, a missing column of ``columns``
     or a non-numeric value in ``numeric`` (empty cells are missing values) is one ``ValueError`` naming it."""
     import pandas as pd
@@ -178,7 +232,9 @@ def read_csv(path: str | os.PathLike, what: str, columns: Iterable[str] = (), nu
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
-    text = path.read_text()
+    data = path.read_bytes()
+    check_recorded(path, what, data)
+    text = data.decode()
     if not text.endswith("\n"):
         raise ValueError(f"{what} {path} is truncated (its last line is incomplete)")
     rows = list(csv.reader(io.StringIO(text)))

@@ -12,10 +12,12 @@ tests/test_cli.py.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from .args import (Parser, add_device, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
                    add_out, add_seed, add_seeds, add_shape, add_sigma_y, add_solver, add_solvers, add_task, add_task_params,
-                   add_tasks, add_threads, fraction, int_list, nonnegative_int, one_of, positive_float, positive_int)
+                   add_tasks, add_threads, fraction, int_at_least, int_list, nonnegative_int, one_of, positive_float, positive_int)
 from .names import (CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PALETTE_CONDITIONINGS, PRECONDS,
                     SIGMA_DRAWS)
 
@@ -28,11 +30,7 @@ LEARNED_DEFAULTS = dict(prior_steps=800, eps_steps=800, batch=64, lr=2e-3, num_t
                         precond="edm", sigma_draw="wide", palette_conditioning="observation", model_channels=16)
 
 
-def at_least_two(text: str) -> int:
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be >= 2 (the sample covariance needs two samples), got {text!r}")
-    return value
+at_least_two = int_at_least(2, " (the sample covariance needs two samples)")
 
 
 def gmm_bench(p):
@@ -217,6 +215,8 @@ def report(p):
     p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv",
                    help="the paper's runtime table")
     p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
+    p.add_argument("--seeds", nargs="*", type=nonnegative_int, default=[],
+                   help="the sampling seeds of the summaries, for the captions (default: those of --shards)")
     p.add_argument("--grid-images", type=positive_int, default=4, help="test images per qualitative grid")
     p.add_argument("--device-label", default="this machine", help="where the samples were timed (cost figure)")
     p.add_argument("--config-files", nargs="*", default=[],
@@ -256,9 +256,23 @@ def require_networks(args: argparse.Namespace, methods: list[str]) -> None:
                              f"(made by `eps train --kind {kind}`)")
 
 
+def provenance(p):
+    sub = p.add_subparsers(dest="action", required=True, help="what to do with the committed results")
+    for name, text in (("check", "verify committed results: bytes == recorded sha256, clean commit, ancestor of HEAD"),
+                       ("stale", "report results whose declared code changed since their recorded commit")):
+        s = sub.add_parser(name, help=text)
+        s.add_argument("tables", nargs="*", type=Path, help="results files (default: every committed table)")
+    pub = sub.add_parser("publish", help="copy a run's report into the committed folder: all files or none")
+    pub.add_argument("--source", type=Path, required=True, help="the run's report folder")
+    pub.add_argument("--to", type=Path, required=True, help="the committed folder (replaced whole)")
+    pub.add_argument("--files", nargs="+", required=True, help="paths relative to --source")
+    pub.add_argument("--allow-dirty", action="store_true", default=os.environ.get("EPS_PUBLISH_ALLOW_DIRTY") == "1",
+                     help="tests only (or EPS_PUBLISH_ALLOW_DIRTY=1): publish results made from a dirty tree")
+
+
 BUILDERS = {"gmm-bench": gmm_bench, "frontier": frontier, "prepare-data": prepare_data, "convert-edm": convert_edm,
             "train": train, "evaluate": evaluate, "download-weights": download_weights, "sample": sample,
-            "cost-bench": cost_bench, "report": report}
+            "cost-bench": cost_bench, "report": report, "provenance": provenance}
 
 
 def build(command: str) -> Parser:

@@ -157,3 +157,9 @@ def test_learned_budget_defaults_are_the_parser_defaults():
     assert {k: budget[k] for k in LEARNED_DEFAULTS if k != "model_channels"} == \
         {k: v for k, v in LEARNED_DEFAULTS.items() if k != "model_channels"}
     assert budget["net"]["model_channels"] == LEARNED_DEFAULTS["model_channels"]
+
+
+def test_unknown_command_is_one_line_with_the_commands():
+    code, _, err, torch = eps_fresh("smaple")
+    assert code == 2 and len(err) == 1 and "valid commands: gmm-bench" in err[0] and "did you mean sample?" in err[0]
+    assert not torch

@@ -4,9 +4,11 @@ through ``eps.cli.main``; workflow-level checks (quoting, interrupted jobs) are 
 from __future__ import annotations
 
 import errno
+import json
 import math
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,6 +248,44 @@ def test_a_planted_metric_weight_file_is_refused_before_loading(tmp_path, monkey
         find_weights("inception", tmp_path / "w")
 
 
+def test_weights_and_pickles_are_loaded_from_the_bytes_that_were_hashed(tmp_path, monkeypatch):
+    """Hash, then load the same bytes: a file swapped after its check is never what gets loaded."""
+    import dataclasses
+
+    import eps.metrics.weights as weights
+    from eps.nn import checkpoint
+
+    good = tmp_path / "w" / weights.WEIGHTS["alexnet"].filename
+    good.parent.mkdir()
+    torch.save({"features.0.weight": torch.ones(2)}, good)
+    monkeypatch.setitem(weights.WEIGHTS, "alexnet", dataclasses.replace(
+        weights.WEIGHTS["alexnet"], size=good.stat().st_size, sha256=weights.sha256_of(good)))
+    real_verify = weights.verify
+
+    def verify_then_swap(path, entry, data=None):
+        real_verify(path, entry, data)
+        path.write_bytes(b"planted after the check")
+
+    monkeypatch.setattr(weights, "verify", verify_then_swap)
+    path, data = weights.find_weights("alexnet", good.parent)
+    assert load_torch(path, "AlexNet weights", data)["features.0.weight"].sum() == 2
+
+    pkl = tmp_path / "edm.pkl"
+    pkl.write_bytes(pickle.dumps({"ema": "network"}))
+    digest = weights.sha256_of(pkl)
+    real_verify_pickle = checkpoint.verify_pickle
+
+    def verify_pickle_then_swap(pickle_path, data, sha256, allow):
+        out = real_verify_pickle(pickle_path, data, sha256, allow)
+        pickle_path.write_bytes(pickle.dumps(_Runs(tmp_path / "ran")))
+        return out
+
+    monkeypatch.setattr(checkpoint, "verify_pickle", verify_pickle_then_swap)
+    with pytest.raises(ValueError, match="'ema' entry is not an EDM network"):  # the verified bytes were unpickled
+        checkpoint.convert_edm_pickle(pkl, tmp_path / "net.pt", sha256=digest)
+    assert not (tmp_path / "ran").exists()
+
+
 class _Runs:
     """Unpickling this touches a file: the code-execution a pickle can carry."""
 
@@ -399,3 +439,178 @@ def test_written_files_respect_the_umask(tmp_path, umask, mode):
         os.umask(old)
     for name in ("a.txt", "b.pt", "c.bin"):
         assert (tmp_path / name).stat().st_mode & 0o777 == mode
+
+
+# --- issue 23: nothing failed is promoted, every table verified, the last tracebacks, wrong or late answers ---------
+
+def test_publish_is_all_or_nothing_and_an_interrupted_swap_is_restored(tmp_path, monkeypatch):
+    """A publish that dies while copying leaves the committed folder as it was; one killed between its two renames
+    leaves the old folder whole, restored by the next publish; a finished one holds exactly the new files."""
+    import shutil
+
+    from eps import publish as pub
+
+    source, dest = tmp_path / "run" / "report", tmp_path / "results" / "report"
+    for name in ("a.csv", "b.png", "qualitative/c.png"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(f"new {name}\n")
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_text(f"old {name}\n")
+    (dest / "gone.txt").write_text("no longer made\n")
+    before = {p.relative_to(dest): p.read_text() for p in dest.rglob("*") if p.is_file()}
+    copies = []
+
+    def dies_on_the_second(src, dst):
+        copies.append(dst)
+        if len(copies) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return shutil.copyfile(src, dst)
+
+    monkeypatch.setattr(pub.shutil, "copyfile", dies_on_the_second)
+    files = ["a.csv", "b.png", "qualitative/c.png"]
+    with pytest.raises(OSError):
+        pub.publish(source, dest, files, allow_dirty=True)
+    assert {p.relative_to(dest): p.read_text() for p in dest.rglob("*") if p.is_file()} == before
+    monkeypatch.undo()
+    dest.rename(tmp_path / "results" / ".report.old")  # killed after the first rename
+    pub.publish(source, dest, files, allow_dirty=True)
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == sorted(files)
+    assert (dest / "a.csv").read_text() == "new a.csv\n" and sorted(p.name for p in dest.parent.iterdir()) == ["report"]
+
+
+def test_publish_refuses_results_made_from_a_dirty_tree(capsys, tmp_path, monkeypatch):
+    from eps import publish as pub
+
+    source = tmp_path / "report"
+    source.mkdir()
+    (source / "t.csv").write_text("a\n1\n")
+    (source / "t.csv.provenance.json").write_text('{"git": {"commit": "abc", "dirty": true}}')
+    monkeypatch.setattr(pub, "git_commit", lambda: {"commit": "abc", "dirty": False})
+    monkeypatch.delenv("EPS_PUBLISH_ALLOW_DIRTY", raising=False)
+    refused(capsys, "provenance", "publish", "--source", str(source), "--to", str(tmp_path / "out"), "--files",
+            "t.csv", "t.csv.provenance.json", says="was made from a dirty tree", out=tmp_path / "out")
+
+
+def test_a_summary_cut_at_a_line_boundary_is_refused(capsys, tmp_path):
+    """Whole lines missing: the field counts and the final newline are fine, only the recorded digest tells."""
+    from eps.provenance import write_provenance
+
+    summary = summary_csv(tmp_path / "s.csv", lambda t: t + t.split("\n", 1)[1].replace("sr4", "inpaint_box"))
+    write_provenance(summary, sources=[])
+    summary.write_text("".join(summary.read_text().splitlines(keepends=True)[:2]))
+    refused(capsys, "report", "--summaries", str(summary), "--shards", str(tmp_path / "x.pt"), "--out",
+            str(tmp_path / "report"), says="is not the file its provenance record describes (2 rows")
+
+
+@pytest.mark.parametrize("params, says", [('{"factor": 0}', "sr4: factor must be an integer >= 1, got 0"),
+                                          ('{"factor": -4}', "factor must be an integer >= 1"),
+                                          ('{"factor": 2.5}', "factor must be an integer >= 1")])
+def test_task_parameters_out_of_range_are_one_line(capsys, data, prior, tmp_path, params, says):
+    out = tmp_path / "s.pt"
+    refused(capsys, *sample_args(data, prior, out, "--task-params", params), says=says, out=out)
+    refused(capsys, "train", "--kind", "eps", "--data", str(data), "--init", str(prior), "--tasks", "sr4",
+            "--task-params", json.dumps({"sr4": json.loads(params)}), "--steps", "1", "--batch", "2",
+            "--out", str(tmp_path / "e.pt"), says=says, out=tmp_path / "e.pt")
+
+
+def test_gmm_bench_refuses_a_shape_that_sr4_does_not_divide(capsys, tmp_path):
+    out = tmp_path / "g.csv"
+    refused(capsys, *GMM[:-1], "1,7,7", "--methods", "eps", "--out", str(out),
+            says="--shape 1,7,7 does not fit task sr4: sr4 (filter bicubic): image size 7x7 is not divisible", out=out)
+
+
+def test_a_dataset_name_that_is_not_a_word_is_a_config_error():
+    from pathlib import Path
+
+    from eps.config_check import check_config
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config" / "tiny.yaml").read_text())
+    config["datasets"]["e;touch x"] = config["datasets"].pop("embedded")
+    with pytest.raises(ValueError, match=r"^config: dataset name 'e;touch x' must match \[A-Za-z0-9_-\]\+"):
+        check_config(config)
+
+
+def torch_write_fails(*args, **kwargs):
+    """What torch.save raises on a full disk (a multi-line RuntimeError from its zip writer)."""
+    raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0\n"
+                       "PytorchStreamWriter failed writing file data/0: file write failed")
+
+
+def test_a_full_disk_during_training_is_one_line_and_leaves_no_log(capsys, data, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch, "save", torch_write_fails)
+    out = tmp_path / "p.pt"
+    line = refused(capsys, "train", "--kind", "prior", "--data", str(data), "--out", str(out), "--steps", "1",
+                   "--batch", "2", *NET_FLAGS, says="PytorchStreamWriter failed writing file", out=out)
+    assert f"(writing {out})" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.zip"]  # no p.log.csv, no temporary file
+
+
+def test_a_full_disk_while_writing_data_names_the_file(capsys, tmp_path, monkeypatch):
+    import zipfile as zf
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zf.ZipFile, "writestr", full)
+    out = [tmp_path / "train.zip", tmp_path / "test.zip"]
+    line = refused(capsys, "prepare-data", "--source", "embedded", "--resolution", "8", "--out", *map(str, out),
+                   says="No space left on device")
+    assert "train.zip" in line and not list(tmp_path.iterdir())
+
+
+def test_a_moved_learned_cache_resumes_and_no_log_is_rewritten(capsys, tmp_path):
+    """The cached fine-tune names its --init by path; moving the cache keeps the same prior bytes, so the run
+    resumes (compared by sha256), and a finished run's logs are left untouched."""
+    args = [*GMM, "--prior", "learned", "--methods", "eps", "--prior-steps", "2", "--eps-steps", "2", "--num-train",
+            "64", "--model-channels", "8", "--threads", "1", "--out", str(tmp_path / "g.csv")]
+    assert run(capsys, *args, "--cache", str(tmp_path / "c1"))[0] == 0
+    (tmp_path / "c1").rename(tmp_path / "c2")
+    logs = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (tmp_path / "c2").rglob("*.log.csv")}
+    assert len(logs) == 2
+    code, line = run(capsys, *args, "--cache", str(tmp_path / "c2"))
+    assert code == 0, line
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in logs} == logs
+
+
+def test_a_training_log_cut_at_a_line_boundary_is_refused(capsys, tmp_path):
+    args = [*GMM, "--prior", "learned", "--methods", "eps", "--prior-steps", "4", "--eps-steps", "2", "--num-train",
+            "64", "--model-channels", "8", "--threads", "1", "--cache", str(tmp_path / "c"), "--out",
+            str(tmp_path / "g.csv")]
+    assert run(capsys, *args)[0] == 0
+    (log,) = (tmp_path / "c").rglob("prior.log.csv")
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:-1]))  # the last step's row gone
+    refused(capsys, *args, says="holds 3 rows for a 4-step run: cut or damaged")
+
+
+def test_a_baseline_that_ignores_the_interpolant_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    import eps.gmm_bench as bench
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the benchmark started before refusing")
+
+    monkeypatch.setattr(bench, "sliced_wasserstein", no_work)
+    out = tmp_path / "g.csv"
+    refused(capsys, *GMM, "--methods", "eps,dps", "--interpolant", "vp", "--out", str(out),
+            says="--interpolant vp: dps samples on its own EDM schedule", out=out)
+
+
+def test_a_jpeg_re_encoded_test_image_among_the_train_images_is_found(capsys, tmp_path):
+    """Overlap is judged at the working resolution with a tolerance (eps/data/folder.py): a lossy copy of a test
+    image is the same picture, a different picture is not."""
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:96, 0:96] / 96.0
+    pictures = [np.stack([np.sin(3 * xx + k) , np.cos(2 * yy - k), xx * yy], -1) for k in range(4)]
+    for split, ks in (("train", (0, 1)), ("test", (2, 3))):
+        (tmp_path / split).mkdir()
+        for k in ks:
+            Image.fromarray(((pictures[k] + 1) * 127).clip(0, 255).astype(np.uint8)).save(tmp_path / split / f"{k}.png")
+    out = [str(tmp_path / "train.zip"), str(tmp_path / "test.zip")]
+    prepare = ["prepare-data", "--source", "folder", "--folders", str(tmp_path / "train"), str(tmp_path / "test"),
+               "--resolution", "16", "--out", *out]
+    assert run(capsys, *prepare)[0] == 0  # different pictures
+    for p in out:
+        Path(p).unlink()
+    Image.open(tmp_path / "test" / "2.png").save(tmp_path / "train" / "copy.jpg", quality=75)
+    refused(capsys, *prepare, says="1 train image(s) are a test image at the working resolution")
+    assert not any(Path(p).exists() for p in out)

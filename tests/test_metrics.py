@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import scoringrules
 import torch
 from scipy.linalg import sqrtm
 from scipy.stats import norm
@@ -133,7 +134,7 @@ def _brute_force_crps(samples: np.ndarray, target: np.ndarray, fair: bool) -> np
 @pytest.mark.parametrize("k", range(2, 9))
 def test_crps_estimators_match_brute_force_and_scoringrules(k):
     """Both estimators against a double loop (energy score, D = 5, and pixel form), and against the
-    scoringrules library (``crps_ensemble`` / ``es_ensemble``, estimator ``fair`` / ``nrg``) when installed."""
+    scoringrules library (``crps_ensemble`` / ``es_ensemble``, estimator ``fair`` / ``nrg``; a test dependency)."""
     g = torch.Generator().manual_seed(10 + k)
     x0 = torch.rand(3, 2, 3, 4, generator=g, dtype=torch.float64) * 2 - 1
     samples = x0[:, None] + 0.4 * torch.randn(3, k, 2, 3, 4, generator=g, dtype=torch.float64)
@@ -146,12 +147,11 @@ def test_crps_estimators_match_brute_force_and_scoringrules(k):
                                    _brute_force_crps(features.numpy(), target.numpy(), fair), rtol=1e-12)
         pixel = _brute_force_crps(per_pixel[0].numpy(), per_pixel[1].numpy(), fair).reshape(3, -1).mean(1)
         np.testing.assert_allclose(crps_pixel(samples, x0, estimator).numpy(), 127.5 * pixel, rtol=1e-12)
-    sr = pytest.importorskip("scoringrules")
     for estimator in ("fair", "nrg"):
         np.testing.assert_allclose(energy_score(features, target, estimator).numpy(),
-                                   sr.es_ensemble(target.numpy(), features.numpy(), estimator=estimator), rtol=1e-10)
+                                   scoringrules.es_ensemble(target.numpy(), features.numpy(), estimator=estimator), rtol=1e-10)
         obs, fct = x0.flatten(1).numpy(), samples.flatten(2).transpose(1, 2).numpy()  # (N, P), (N, P, K)
-        library = 127.5 * sr.crps_ensemble(obs, fct, m_axis=-1, estimator=estimator).mean(1)
+        library = 127.5 * scoringrules.crps_ensemble(obs, fct, m_axis=-1, estimator=estimator).mean(1)
         np.testing.assert_allclose(crps_pixel(samples, x0, estimator).numpy(), library, rtol=1e-10)
 
 

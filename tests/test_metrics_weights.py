@@ -82,11 +82,11 @@ def test_find_weights_order_and_errors(tmp_path, monkeypatch):
         find_weights("inception")
     monkeypatch.setitem(WEIGHTS, "inception", dataclasses.replace(WEIGHTS["inception"], sha256=sha256_of(
         cache / WEIGHTS["inception"].filename)))
-    assert find_weights("inception") == cache / WEIGHTS["inception"].filename
+    assert find_weights("inception") == (cache / WEIGHTS["inception"].filename, b"x")
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / WEIGHTS["inception"].filename).write_bytes(b"x")
-    assert find_weights("inception", mine) == mine / WEIGHTS["inception"].filename
+    assert find_weights("inception", mine)[0] == mine / WEIGHTS["inception"].filename
     with pytest.raises(ValueError, match="unknown weights 'vgg'"):
         find_weights("vgg")
 

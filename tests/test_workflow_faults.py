@@ -71,8 +71,7 @@ def test_hostile_paths_run_end_to_end_and_a_changed_config_retrains(tmp_path):
     assert not list((out / "models" / "embedded").glob("*.state"))  # finished states are moved into place
 
 
-@pytest.mark.slow
-def test_the_plain_command_reruns_a_job_left_incomplete(tmp_path):
+def test_the_plain_command_reruns_a_job_left_incomplete(tmp_path):  # in CI: seconds, and docs/reliability.md states it
     """A job whose snakemake process is killed leaves its output marked incomplete; after the lock is lifted,
     the plain command re-runs it (profiles/default), where without the profile Snakemake stops."""
     cwd = workdir(tmp_path)
@@ -89,3 +88,50 @@ def test_the_plain_command_reruns_a_job_left_incomplete(tmp_path):
     plain = snakemake(cwd)
     assert plain.returncode == 0, plain.stderr[-2000:]
     assert (cwd / "x.txt").read_text() == "whole\n"
+
+
+def tiny_config(cwd: Path, name: str, **train) -> str:
+    """config/tiny.yaml with the training options of each kind in ``train`` overridden, written to ``name``."""
+    cfg = yaml.safe_load((cwd / "config" / "tiny.yaml").read_text())
+    for kind, options in train.items():
+        cfg["train"][kind].update(options)
+    (cwd / name).write_text(yaml.safe_dump(cfg))
+    return name
+
+
+def test_every_job_runs_in_strict_mode(tmp_path):
+    """The project's shell prefix (common.smk) replaces Snakemake's `set -euo pipefail`, so it must restate it: a
+    probe rule appended to the real Snakefile reports the options its shell runs with, and a failure inside a pipe
+    fails the job before the next command; every rule's rendered command (default DAG with publish, paper DAG)
+    parses under that prefix and has no empty test operand (`[ -n  ]`, always true)."""
+    cwd = workdir(tmp_path)
+    with (cwd / "Snakefile").open("a") as f:
+        f.write('\nrule probe_options:\n    output: "options.txt"\n    shell: "set -o > {output}"\n'
+                '\nrule probe_pipe:\n    output: "pipe.txt"\n    shell: "false | cat; echo reached > {output}"\n')
+    probes = snakemake(cwd, "--keep-going", "options.txt", "pipe.txt")
+    assert probes.returncode != 0 and not (cwd / "pipe.txt").exists()  # `false | cat` failed its job
+    options = dict(line.split() for line in (cwd / "options.txt").read_text().splitlines())
+    assert options["errexit"] == options["nounset"] == options["pipefail"] == "on"
+    for args in (["publish"], ["--configfile", "config/paper.yaml"]):  # the default DAG up to publish; the paper's
+        run = snakemake(cwd, "-n", "-p", *args)
+        assert run.returncode == 0, run.stderr[-2000:]
+        commands = shell_commands(run.stdout)
+        assert len(commands) >= 10 and any(c.startswith("eps provenance publish") for c in commands) == (args == ["publish"])
+        for command in commands:
+            assert not re.search(r"\[ -[nz] +\]", command), command
+        script = "set -euo pipefail\n" + "\n".join(commands) + "\n"  # one parse of every rendered command
+        check = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.slow  # ~100 s on 2 cores (data, prior, fine-tune); the strict-mode test above covers the mechanism
+def test_a_diverging_training_fails_its_job_and_leaves_no_model(tmp_path):
+    """A fine-tune whose step 2 goes non-finite (lr 1e38) after step 1 was checkpointed: `eps train` exits 2, the
+    pipe into `tee` carries that status, the job fails and the step-1 state is not promoted to the model."""
+    cwd = workdir(tmp_path)
+    config = tiny_config(cwd, "diverge.yaml", eps={"lr": 1.0e38, "ckpt_every": 1})
+    run = snakemake(cwd, "runs/tiny/models/embedded/eps.pt", "--configfile", config)
+    assert run.returncode != 0
+    assert "went non-finite" in (cwd / "runs/tiny/logs/train/embedded/eps.log").read_text()
+    assert (cwd / "runs/tiny/models/embedded/prior.pt").is_file()  # the job before it succeeded
+    assert not (cwd / "runs/tiny/models/embedded/eps.pt").exists()

@@ -8,8 +8,9 @@
 ``embedded`` splits by source picture. ``folder`` reads a train and a test folder (they may be the same
 folder, split by ``--select``: per split ``include`` / ``exclude`` glob patterns on the relative path and
 ``first_per_folder``), with ``--class-labels folders`` the class index of each image's top-level folder among the
-train split's class folders (EDM's rule). A configuration whose train and test images overlap -- equal
-decoded pixels, whatever the file names -- is refused with one error before anything is written.
+train split's class folders (EDM's rule). A configuration whose train and test images overlap -- the same picture at
+the working resolution, whatever the file names and encodings (:func:`eps.data.folder.overlap`) -- is refused
+with one error before anything is written.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ..io import check_writable
 from ..parsers import build
 from .archive import write_image_zip
 from .embedded import TEST_PICTURES, TRAIN_PICTURES, embedded_patches
-from .folder import Selection, class_folders, class_labels, folder_images, image_files, overlap
+from .folder import OVERLAP_TOLERANCE, Selection, class_folders, class_labels, folder_images, image_files, overlap
 
 SPLITS = ("train", "test")
 
@@ -37,23 +38,25 @@ def selections(text: str) -> dict[str, Selection]:
 
 def prepare_folders(folders: list[str], select: dict[str, Selection], resolution: int, labels: bool,
                     out: list[str]) -> None:
-    """Read both splits, refuse any train/test overlap by content hash, then write both zips."""
+    """Read both splits, refuse any train/test overlap at the working resolution (:func:`overlap`), then write
+    both zips."""
     files = {split: image_files(folder, select[split]) for split, folder in zip(SPLITS, folders)}
     loaded = {split: folder_images(folder, files[split], resolution) for split, folder in zip(SPLITS, folders)}
-    shared = overlap(loaded["train"][1], loaded["test"][1], files["train"], files["test"])
+    shared = overlap(loaded["train"], loaded["test"], files["train"], files["test"])
     if shared:
         pairs = ", ".join(f"{folders[0]}/{a} = {folders[1]}/{b}" for a, b in shared[:3])
-        raise ValueError(f"train and test sets overlap: {len(shared)} train image(s) have the content of a test "
+        raise ValueError(f"train and test sets overlap: {len(shared)} train image(s) are a test image at the working "
+                         f"resolution (mean difference <= {OVERLAP_TOLERANCE:g}/255) "
                          f"image ({pairs}{', ...' if len(shared) > 3 else ''}); exclude the test images from the "
                          "train split (--select / the config's datasets.<name>.select)")
     classes = class_folders(files["train"]) if labels else None
     for split, folder, path in zip(SPLITS, folders, out):
-        images = loaded[split][0]
+        images = loaded[split]
         write_image_zip(images, path, class_labels(files[split], classes, folder) if labels else None)
         print(f"{path}: {len(images)} images {resolution}x{resolution} from {folder}"
               + (f", labels of {len(classes)} class folders" if labels else ""))
-    print(f"train and test share no image (sha256 of the decoded pixels of {len(files['train'])} + "
-          f"{len(files['test'])} images)")
+    print(f"train and test share no image ({len(files['train'])} + {len(files['test'])} images compared at "
+          f"{resolution}x{resolution}, mean difference > {OVERLAP_TOLERANCE:g}/255)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,13 +6,14 @@ PIL's ``LANCZOS`` filter after a centre crop, as EDM's ``dataset_tool.py --trans
 (NVlabs/edm, commit 008a4e5, ``center_crop``). Class labels follow the same tool's rule: the index of the
 file's top-level folder name among the sorted top-level folder names (``open_image_folder``).
 
-Every image also gets a content hash (sha256 of its decoded RGB pixels and size, before resizing), so a
-train/test overlap is found whatever the files are called or how they are encoded losslessly.
+A train/test overlap is looked for at the working resolution (:func:`overlap`): two images are the same picture
+when their mean absolute pixel difference after the crop and resize is at most ``OVERLAP_TOLERANCE`` levels of 255.
+That catches a test image stored again under another name or format, re-encoded lossily (JPEG), or rescaled before
+the crop; it does not catch a shifted or different crop, a flip, a strong edit or another photo of the same scene.
 """
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,27 +66,25 @@ def image_files(folder: str | Path, selection: Selection | None = None) -> list[
     return files
 
 
-def content_hash(image: Image.Image) -> str:
-    """sha256 of the decoded RGB pixels and the size: equal for equal pictures whatever the file name or
-    lossless encoding."""
-    return hashlib.sha256(f"{image.width}x{image.height}".encode() + image.tobytes()).hexdigest()
+# Mean absolute difference (levels of 255) at the working resolution below which two images count as one picture:
+# a JPEG re-encode (quality >= 75) of the same source differs by about 1 level after the LANCZOS downscale, two
+# different natural images by tens of levels.
+OVERLAP_TOLERANCE = 3.0
 
 
-def folder_images(folder: str | Path, files: list[str], resolution: int) -> tuple[np.ndarray, list[str]]:
-    """``files`` (relative to ``folder``) as uint8 ``(N, r, r, 3)``, centre-cropped and resized, and their
-    content hashes."""
-    out, hashes = [], []
+def folder_images(folder: str | Path, files: list[str], resolution: int) -> np.ndarray:
+    """``files`` (relative to ``folder``) as uint8 ``(N, r, r, 3)``, centre-cropped and resized."""
+    out = []
     for f in files:
         try:
             img = Image.open(Path(folder) / f).convert("RGB")
         except OSError as err:
             raise ValueError(f"image {Path(folder) / f} is not a readable image: {err}") from err
-        hashes.append(content_hash(img))
         side = min(img.size)
         left, top = (img.width - side) // 2, (img.height - side) // 2
         img = img.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)
         out.append(np.asarray(img))
-    return np.stack(out), hashes
+    return np.stack(out)
 
 
 def class_labels(files: list[str], classes: list[str], folder: str | Path) -> list[int]:
@@ -106,11 +105,23 @@ def class_folders(files: list[str]) -> list[str]:
     return names
 
 
-def overlap(train_hashes: list[str], test_hashes: list[str], train_files: list[str],
-            test_files: list[str]) -> list[tuple[str, str]]:
-    """``(train file, test file)`` pairs with equal content."""
-    by_hash = {h: f for h, f in zip(test_hashes, test_files)}
-    return [(f, by_hash[h]) for h, f in zip(train_hashes, train_files) if h in by_hash]
+def overlap(train: np.ndarray, test: np.ndarray, train_files: list[str], test_files: list[str],
+            tolerance: float = OVERLAP_TOLERANCE) -> list[tuple[str, str]]:
+    """``(train file, test file)`` pairs of images ``(N, r, r, C)`` whose mean absolute pixel difference is at most
+    ``tolerance``. Only pairs whose mean brightness differs by at most ``tolerance`` can qualify
+    (``|mean a - mean b| <= mean |a - b|``), so each test image is compared with that window of the sorted train
+    images: exact, and far fewer than all pairs."""
+    flat_train = train.reshape(len(train), -1).astype(np.float32)
+    flat_test = test.reshape(len(test), -1).astype(np.float32)
+    order = np.argsort(flat_train.mean(1))
+    means = flat_train.mean(1)[order]
+    pairs = []
+    for j, image in enumerate(flat_test):
+        lo, hi = (np.searchsorted(means, image.mean() + side * tolerance, how) for side, how in ((-1, "left"), (1, "right")))
+        candidates = order[lo:hi]
+        close = np.abs(flat_train[candidates] - image).mean(1) <= tolerance
+        pairs += [(train_files[i], test_files[j]) for i in candidates[close]]
+    return sorted(pairs)
 
 
-__all__ = ["Selection", "image_files", "folder_images", "content_hash", "class_labels", "class_folders", "overlap"]
+__all__ = ["Selection", "image_files", "folder_images", "class_labels", "class_folders", "overlap", "OVERLAP_TOLERANCE"]

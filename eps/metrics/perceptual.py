@@ -28,8 +28,8 @@ LPIPS_MIN_SIZE = 31
 def load_lpips(weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> lpips.LPIPS:
     """LPIPS-Alex v0.1 in eval mode on ``device``; ``WeightsMissing`` if the AlexNet checkpoint is absent,
     ``ValueError`` if it is unreadable or lacks a trunk tensor."""
-    path = find_weights("alexnet", weights_dir)
-    state = load_torch(path, "AlexNet weights")
+    path, data = find_weights("alexnet", weights_dir)
+    state = load_torch(path, "AlexNet weights", data)  # the verified bytes, not the file opened again
     with warnings.catch_warnings():  # torchvision's deprecation notice for the `pretrained` argument
         warnings.simplefilter("ignore")
         model = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)

@@ -17,6 +17,7 @@ no download.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import urllib.error
@@ -78,28 +79,32 @@ def search_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
     return dirs + [Path(torch.hub.get_dir()) / "checkpoints"]
 
 
-def find_weights(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
-    """Path of the weight file ``name`` (a key of :data:`WEIGHTS`); :class:`WeightsMissing` if absent."""
+def find_weights(name: str, weights_dir: str | os.PathLike | None = None) -> tuple[Path, bytes]:
+    """Path and bytes of the weight file ``name`` (a key of :data:`WEIGHTS`), verified (:func:`verify`) on the very
+    bytes returned, so what is loaded is what was hashed (no window for the file to change in between);
+    :class:`WeightsMissing` if absent."""
     if name not in WEIGHTS:
         raise ValueError(f"unknown weights {name!r}; known: {', '.join(WEIGHTS)}")
     filename = WEIGHTS[name].filename
     dirs = search_dirs(weights_dir)
     for folder in dirs:
         if (folder / filename).is_file():
-            verify(folder / filename, WEIGHTS[name])
-            return folder / filename
+            data = (folder / filename).read_bytes()
+            verify(folder / filename, WEIGHTS[name], data)
+            return folder / filename, data
     raise WeightsMissing(f"{filename} not found in {', '.join(map(str, dirs))} (run `eps download-weights`)")
 
 
 sha256_of = file_sha256  # hex sha256 of a file
 
 
-def verify(path: Path, entry: WeightFile) -> None:
-    """Refuse ``path`` unless its size and sha256 (each when known) are those of ``entry``."""
-    size = path.stat().st_size
+def verify(path: Path, entry: WeightFile, data: bytes | None = None) -> None:
+    """Refuse ``path`` (its bytes ``data``, when already read) unless its size and sha256 (each when known) are
+    those of ``entry``."""
+    size = path.stat().st_size if data is None else len(data)
     if entry.size is not None and size != entry.size:
         raise ValueError(f"{path}: size {size} bytes, expected {entry.size} for {entry.filename}")
-    got = sha256_of(path)
+    got = sha256_of(path) if data is None else hashlib.sha256(data).hexdigest()
     if entry.sha256 is not None and got != entry.sha256:
         raise ValueError(f"{path}: sha256 {got} does not match the known {entry.sha256} of {entry.filename} "
                          f"({entry.source}); refusing it")

@@ -24,13 +24,14 @@ augmentation labels are absent at inference) and writes an ``eps-net-v1`` file.
 """
 from __future__ import annotations
 
+import hashlib
 import pickle
 import sys
 from pathlib import Path
 
 import torch
 
-from ..io import check_writable, file_sha256 as sha256_of, load_torch, save_torch
+from ..io import check_writable, load_torch, save_torch
 from ..parsers import build
 from ..provenance import write_provenance
 from .adm import ADMConfig, ADMUNet
@@ -95,10 +96,11 @@ EDM_SOURCE_HINT = ("git clone https://github.com/NVlabs/edm and pass its folder 
                    "(workflow: set edm_source in the config)")
 
 
-def verify_pickle(pickle_path: Path, sha256: str | None, allow_unverified: bool) -> str:
-    """The sha256 of ``pickle_path``; refused (before any unpickling, which runs code from the file) unless it
-    equals ``sha256`` or the user passed ``allow_unverified``."""
-    digest = sha256_of(pickle_path)
+def verify_pickle(pickle_path: Path, data: bytes, sha256: str | None, allow_unverified: bool) -> str:
+    """The sha256 of ``data`` (the bytes read from ``pickle_path``, the very bytes then unpickled); refused (before
+    any unpickling, which runs code from the file) unless it equals ``sha256`` or the user passed
+    ``allow_unverified``."""
+    digest = hashlib.sha256(data).hexdigest()
     if sha256 is not None and digest != sha256.lower():
         raise ValueError(f"EDM pickle {pickle_path}: sha256 {digest} does not match --sha256 {sha256}; refusing to "
                          "unpickle it")
@@ -109,20 +111,16 @@ def verify_pickle(pickle_path: Path, sha256: str | None, allow_unverified: bool)
     return digest
 
 
-def unpickle_edm(pickle_path: str | Path, edm_source: str | Path | None = None):
-    """The ``ema`` network of an EDM pickle, with the NVlabs/edm clone ``edm_source`` importable meanwhile
-    (the caller has verified the file: :func:`verify_pickle`)."""
-    pickle_path = Path(pickle_path)
-    if not pickle_path.is_file():
-        raise FileNotFoundError(f"EDM pickle {pickle_path} does not exist")
+def unpickle_edm(pickle_path: Path, data: bytes, edm_source: str | Path | None = None):
+    """The ``ema`` network of the bytes ``data`` read from EDM pickle ``pickle_path``, with the NVlabs/edm clone ``edm_source`` importable meanwhile
+    (the caller has verified these bytes: :func:`verify_pickle`)."""
     if edm_source is not None and not Path(edm_source, "torch_utils").is_dir():
         raise FileNotFoundError(f"--edm-source {edm_source} is not an NVlabs/edm clone (no torch_utils/ in it): "
                                 f"{EDM_SOURCE_HINT}")
     path = [str(Path(edm_source).resolve())] if edm_source is not None else []
     sys.path[:0] = path
     try:
-        with open(pickle_path, "rb") as f:
-            return pickle.load(f)["ema"]
+        return pickle.loads(data)["ema"]
     except ModuleNotFoundError as err:
         raise ValueError(f"{pickle_path}: unpickling needs the NVlabs/edm source ({err}): {EDM_SOURCE_HINT}") from err
     except (pickle.UnpicklingError, EOFError, KeyError, TypeError, AttributeError, IndexError) as err:
@@ -209,8 +207,9 @@ def convert_edm_pickle(pickle_path: str | Path, out_path: str | Path, edm_source
     pickle_path = Path(pickle_path)
     if not pickle_path.is_file():
         raise FileNotFoundError(f"EDM pickle {pickle_path} does not exist")
-    digest = verify_pickle(pickle_path, sha256, allow_unverified)
-    ema = unpickle_edm(pickle_path, edm_source)
+    data = pickle_path.read_bytes()  # hashed and unpickled from the same bytes
+    digest = verify_pickle(pickle_path, data, sha256, allow_unverified)
+    ema = unpickle_edm(pickle_path, data, edm_source)
     try:
         init_kwargs, state = dict(ema.init_kwargs), ema.state_dict()
     except AttributeError as err:

@@ -23,6 +23,8 @@ sample; ``eps sample`` passes the measurement stream ``rng.stream_seed(seed, 0, 
 """
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import torch
@@ -53,6 +55,18 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("deblur_motion", "boundary"): ("periodic",),
 }
 
+# Valid values of the numeric parameters (a test and how the error states it): a factor of 0 or a negative width
+# would otherwise fail deep inside an operator's constructor.
+RANGES: dict[str, tuple] = {
+    "missing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "box_fraction": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "margin_fraction": (lambda v: 0 <= v < 0.5, "in [0, 0.5)"),
+    "factor": (lambda v: v >= 1 and float(v).is_integer(), "an integer >= 1"),
+    "kernel_size": (lambda v: v >= 1 and float(v).is_integer(), "an integer >= 1"),
+    "std": (lambda v: v > 0, "> 0"),
+    "intensity": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+}
+
 _CLASSES = {cls.__name__: cls for cls in (RandomInpainting, BoxInpainting, BicubicSuperResolution, SuperResolution,
                                           ReflectGaussianBlur, GaussianBlur, MotionBlur)}
 
@@ -73,6 +87,11 @@ def task_params(task: str, **overrides) -> dict:
     for (t, key), valid in CHOICES.items():
         if t == task and params[key] not in valid:
             raise ValueError(f"{task}: {key} must be one of {', '.join(valid)}, got {params[key]!r}")
+    for key, (test, text) in RANGES.items():
+        value = params.get(key)
+        if key in params and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                  and math.isfinite(value) and test(value)):
+            raise ValueError(f"{task}: {key} must be {text}, got {value!r}")
     return params
 
 

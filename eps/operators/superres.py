@@ -61,6 +61,8 @@ class BicubicSuperResolution(SeparableOperator):
 
 def bicubic_superresolution(image_shape, factor: int) -> BicubicSuperResolution:
     _, H, W = image_shape
+    if H % factor or W % factor:  # as the box filter: a partial low-resolution pixel is no measurement of the task
+        raise ValueError(f"sr4 (filter bicubic): image size {H}x{W} is not divisible by the factor {factor}")
     return BicubicSuperResolution(image_shape, bicubic_matrix(H, factor)[None], bicubic_matrix(W, factor)[None])
 
 

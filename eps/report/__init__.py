@@ -4,17 +4,21 @@
                --shards <one shard per table cell, for the grids> --out results/x/report
 
 Writes into ``--out``: ``summary.csv`` (the published table's columns plus ``num_samples`` (K),
-``crps_estimator``, ``sec_per_image, cost_ratio``), ``summary.md`` / ``summary.tex`` (task x method per
-dataset, K per row, best in bold, published value in parentheses where the dataset matches; the notes state
-K and the CRPS estimator), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
+``crps_estimator``, ``nfe_measured``, ``sec_per_image, cost_ratio``), ``summary.md`` / ``summary.tex`` (task x
+method per dataset in the paper's task order, K per row, headers with units and ↑/↓, best in bold, published value
+in parentheses where the dataset matches; columns empty in every row left out, the notes say why (the evaluation's
+provenance records), and state K, the CRPS estimator and the task parameters), ``comparison.csv`` (each metric next to ``<metric>_paper``), ``tasks.csv`` (the
 task parameters, operator seed stream, sigma_y and K read from the shards; its provenance record
 ``tasks.csv.provenance.json`` repeats them), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, with ``--gmm`` ``gmm.csv`` and ``gmm.png``, and with
 ``--networks LABEL=SERIES:STEPS ...`` (the trained networks of a learning curve) ``learning_curve.csv`` and
 ``learning_curve.png``: every metric against training steps per series, methods without a network as lines.
+Every figure is drawn in the style of :mod:`eps.report.style` and states its setup (shape, seeds, K, NFE budgets,
+hardware where timed) under it.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -25,14 +29,15 @@ from ..parsers import build
 from ..metrics.shards import load_shard
 from ..provenance import write_provenance
 from . import figures
+from . import style
 from .tables import (COST, KEYS, METRICS, latex, learning_curve_table, load_reference, markdown, parse_networks,
-                     sampling_note, summary_table, with_reference)
+                     sampling_note, summary_table, table_notes, task_note, with_reference)
 
 # Columns of an ``eps gmm-bench`` table the report reads.
 GMM_COLUMNS = ("method", "task", "seed", "nfe", "sw", "sw_floor", "ratio")
 
-# Shard meta keys that are not task parameters.
-RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count"}
+# Shard meta keys that are not task parameters (the backbone solver belongs to the method).
+RUN_KEYS = {"dataset", "task", "method", "nfe", "seed", "num_samples", "start", "count", "solver"}
 
 
 def task_parameters(shards: list[dict]) -> pd.DataFrame:
@@ -46,6 +51,32 @@ def task_parameters(shards: list[dict]) -> pd.DataFrame:
                                                "sigma_y": meta["sigma_y"], "num_samples": int(s["samples"].shape[1]),
                                                "parameters": params}
     return pd.DataFrame(list(rows.values()))
+
+
+def missing_reasons(summaries: list[str]) -> dict[str, str]:
+    """``{metric: reason}`` of the metrics the evaluation reported as NaN (each summary's provenance record,
+    field ``missing``; a summary without a record adds nothing)."""
+    reasons: dict[str, str] = {}
+    for f in summaries:
+        record = Path(f"{f}.provenance.json")
+        if record.is_file():
+            reasons.update(json.loads(record.read_text()).get("missing") or {})
+    return reasons
+
+
+def image_setup(table: pd.DataFrame, shards: list[dict], seeds, device: str | None = None) -> str:
+    """The caption of the image benchmark's figures: shape, seeds, K, NFE budgets (and hardware, for timings)."""
+    shapes = sorted({"x".join(map(str, s["x0"].shape[-3:])) for s in shards})
+    return style.setup(shape="/".join(shapes), seeds=list(seeds), samples=list(table["num_samples"].dropna().astype(int)),
+                       nfe=list(table["nfe"]), hardware=device)
+
+
+def gmm_setup(gmm: pd.DataFrame) -> str:
+    """The caption of the exact-posterior figure: the benchmark's shape, seeds, samples and NFE budgets."""
+    return (style.setup(shape="/".join(sorted(gmm["shape"].astype(str).unique())), seeds=list(gmm["seed"]),
+                        samples=list(gmm["num_samples"]), nfe=list(gmm["nfe"]))
+            + "\nanalytic Gaussian-mixture prior, config section gmm (the tables of docs/results.md are results/core/*_1x8x8.csv: "
+            "1x8x8, three seeds)")
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -65,33 +96,37 @@ def main(argv: list[str] | None = None) -> int:
     gmm = [read_csv(f, "gmm table", GMM_COLUMNS, ("sw", "sw_floor", "ratio")) for f in a.gmm]
     runtime = read_csv(a.runtime_reference, "runtime reference")
     tasks = task_parameters(shards)
-    notes = "Tasks: " + "; ".join(f"{r.dataset}/{r.task} ({r.parameters}, sigma_y={r.sigma_y})"
-                                  for r in tasks.itertuples()) + ". " + sampling_note(table)
     compared = with_reference(table, load_reference(a.reference))
+    notes = " ".join([table_notes(compared, missing_reasons(a.summaries)), task_note(tasks), sampling_note(table)])
+    seeds = a.seeds or sorted({s["meta"]["seed"] for s in shards})
 
     write_csv(table, a.out / "summary.csv")
     write_csv(compared, a.out / "comparison.csv")
     write_csv(tasks, a.out / "tasks.csv")
     write_text(a.out / "summary.md", markdown(compared, notes))
     write_text(a.out / "summary.tex", latex(compared, notes))
-    figures.nfe_convergence(table, a.out / "nfe_convergence.png")
-    figures.cost(table, runtime, a.out / "cost.png", a.device_label)
+    caption = image_setup(table, shards, seeds)
+    figures.nfe_convergence(table, a.out / "nfe_convergence.png", caption)
+    published = ", ".join(f"{g}, 64 px ImageNet, {n} NFE" for g, n in
+                          runtime[["gpu", "nfe"]].drop_duplicates().itertuples(index=False))
+    figures.cost(table, runtime, a.out / "cost.png", image_setup(table, shards, seeds, a.device_label), published)
     for (dataset, task), group in pd.DataFrame([s["meta"] for s in shards]).groupby(["dataset", "task"], sort=False):
-        figures.qualitative([shards[i] for i in group.index], a.out / "qualitative" / f"{dataset}-{task}.png",
-                            a.grid_images)
+        grid = [shards[i] for i in group.index]
+        figures.qualitative(grid, a.out / "qualitative" / f"{dataset}-{task}.png", a.grid_images,
+                            image_setup(table[table["task"] == task], grid, [grid[0]["meta"]["seed"]])
+                            + f" · the first {a.grid_images} test images")
     if a.gmm:
         gmm = pd.concat(gmm, ignore_index=True)
         write_csv(gmm, a.out / "gmm.csv")
-        figures.gmm_ratio(gmm, a.out / "gmm.png")
+        figures.gmm_ratio(gmm, a.out / "gmm.png", gmm_setup(gmm))
     if networks:
         curve = learning_curve_table(table, networks)
         write_csv(curve, a.out / "learning_curve.csv")
-        figures.learning_curve(curve, a.out / "learning_curve.png")
+        figures.learning_curve(curve, a.out / "learning_curve.png", caption)
     sources = [*all_sources(), *a.config_files]  # the whole DAG made these tables: every stage's code
-    seeds = sorted({s["meta"]["seed"] for s in shards})
     for name in ("summary.csv", "comparison.csv", "tasks.csv", *(["gmm.csv"] if a.gmm else []),
                  *(["learning_curve.csv"] if networks else [])):
-        write_provenance(a.out / name, config={"shards": a.shards}, seeds=seeds, sources=sources,
+        write_provenance(a.out / name, config={"shards": a.shards}, seeds=sorted({s["meta"]["seed"] for s in shards}), sources=sources,
                          **({"tasks": tasks.to_dict("records")} if name == "tasks.csv" else {}))
     print(f"{a.out}: summary of {len(table)} rows, {len(shards)} shards in the grids, {len(a.gmm)} gmm tables")
     return 0

@@ -11,9 +11,12 @@ to the registry names (``dps``, ``eps`` at 1 NFE) on ``(dataset, task, method, n
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from ..io import read_csv
+from .style import method_order, metric_label, task_order
 
 KEYS = ["dataset", "task", "method", "nfe"]
 METRICS = ["psnr", "ssim", "lpips", "fid", "mmd_pix", "mmd_inception", "crps_pix", "crps_inception"]
@@ -26,15 +29,18 @@ FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "lpips": "{:.4f}", "fid": "{:.2f}
 
 
 def summary_table(frames: list[pd.DataFrame], order: list[str] | None = None) -> pd.DataFrame:
-    """Concatenate per-cell summaries into the table's columns, rows sorted by dataset, task, method, NFE.
+    """Concatenate per-cell summaries into the table's columns, rows sorted by dataset, task (the paper's order,
+    :data:`eps.report.style.TASK_ORDER`), method, NFE.
 
-    ``order`` fixes the method order (default: alphabetical); metrics a summary lacks are NaN.
+    ``order`` fixes the method order (default: the style's, :func:`eps.report.style.method_order`); metrics a
+    summary lacks are NaN.
     """
     table = pd.concat(frames, ignore_index=True).reindex(columns=COLUMNS)
-    methods = order or sorted(table["method"].unique())
+    methods = order or method_order(table["method"])
     table["method"] = pd.Categorical(table["method"], categories=list(dict.fromkeys(methods)), ordered=True)
+    table["task"] = pd.Categorical(table["task"], categories=task_order(table["task"]), ordered=True)
     table = table.sort_values(KEYS, kind="stable").reset_index(drop=True)
-    table["method"] = table["method"].astype(str)
+    table[["method", "task"]] = table[["method", "task"]].astype(str)
     return table
 
 
@@ -57,22 +63,37 @@ def _fmt(column: str, value) -> str:
     return FORMATS.get(column, "{:.3g}").format(value)
 
 
+def empty_metrics(table: pd.DataFrame) -> list[str]:
+    """Metric and cost columns with no value in any row (dropped from the displayed tables, named in the notes)."""
+    return [m for m in METRICS + COST if table[m].isna().all()]
+
+
 def formatted(table: pd.DataFrame, markup: str) -> pd.DataFrame:
     """Strings for display: the best value of each metric within a (dataset, task) in bold, the published
-    value in parentheses where there is one. ``markup`` is ``"md"`` or ``"tex"``."""
+    value in parentheses where there is one; metric headers carry unit and direction (``PSNR (dB) ↑``); columns
+    empty in every row are left out (:func:`empty_metrics`). ``markup`` is ``"md"`` or ``"tex"``."""
     bold = "**{}**" if markup == "md" else "\\textbf{{{}}}"
     out = table[KEYS].astype(str)
     if markup == "tex":
         out = out.apply(lambda col: col.str.replace("_", "\\_"))
     out["K"] = [_fmt("num_samples", k) for k in table["num_samples"]]
+    empty = empty_metrics(table)
     for m in METRICS + COST:
+        if m in empty:
+            continue
         best = table.groupby(["dataset", "task"])[m].transform("max" if m in HIGHER_IS_BETTER else "min")
         cells = [bold.format(_fmt(m, v)) if m in METRICS and v == b else _fmt(m, v)
                  for v, b in zip(table[m], best)]
         if f"{m}_paper" in table:
             cells = [c if pd.isna(p) else f"{c} ({_fmt(m, p)})" for c, p in zip(cells, table[f"{m}_paper"])]
-        out[m] = cells
-    return out
+        out[header(m, markup)] = cells
+    return out.rename(columns={"nfe": "NFE budget"})
+
+
+def header(column: str, markup: str = "md") -> str:
+    """A metric's column header with unit and direction; LaTeX gets ``$\\uparrow$`` for the arrows."""
+    label = metric_label(column)
+    return label if markup == "md" else label.replace("↑", "$\\uparrow$").replace("↓", "$\\downarrow$")
 
 
 def sampling_note(table: pd.DataFrame) -> str:
@@ -85,12 +106,45 @@ def sampling_note(table: pd.DataFrame) -> str:
             "first sample. The published table states neither K nor its CRPS estimator.")
 
 
+def table_notes(table: pd.DataFrame, missing: dict[str, str] | None = None) -> str:
+    """The sentences every rendering of ``table`` carries: what bold, arrows and parentheses mean (parentheses
+    only where a published value is shown), and why each left-out column is empty (``missing``: metric ->
+    reason, from the evaluation's provenance records)."""
+    missing = missing or {}
+    published = any(table[f"{m}_paper"].notna().any() for m in METRICS if f"{m}_paper" in table)
+    notes = ["Bold: best per task; ↑ higher is better, ↓ lower is better. NFE budget: denoiser evaluations "
+             "allowed per sample (summary.csv: `nfe`; the count used is `nfe_measured`). s / image: wall-clock "
+             "seconds per posterior sample; cost / uncond.: time over the unconditional sampler at the same NFE."]
+    notes.append("In parentheses: the published value (paper_table_64px.csv) of the same dataset, task, method and "
+                 "NFE." if published else "No published value shown: the paper reports no row of this "
+                 "dataset/task/method/NFE (its 64 px FFHQ/ImageNet rows are in results/reference/paper_table_64px.csv).")
+    empty = empty_metrics(table)
+    if empty:
+        by_reason: dict[str, list[str]] = {}
+        for m in empty:
+            by_reason.setdefault(missing.get(m, "not computed in this run"), []).append(metric_label(m))
+        notes.append("Not shown (empty in every row): " + "; ".join(f"{', '.join(ms)}: {reason}"
+                                                                   for reason, ms in by_reason.items()) + ".")
+    return " ".join(notes)
+
+
+def task_note(tasks: pd.DataFrame) -> str:
+    """The task parameters of ``tasks.csv`` as one sentence (the operator seed stream is stated once, in words)."""
+    def shown(parameters: str) -> str:
+        return re.sub(r"(, )?operator_stream=.*$", "", parameters)
+
+    return ("Tasks: " + "; ".join(f"{r.dataset}/{r.task} ({shown(r.parameters)}, sigma_y={r.sigma_y})"
+                                  for r in tasks.itertuples())
+            + ". Each test image's operator draws (mask, kernel) and noise come from its own seeded stream "
+            "(tasks.csv, column parameters).")
+
+
 def markdown(table: pd.DataFrame, notes: str) -> str:
-    """One Markdown table per dataset, followed by ``notes`` (task parameters, sigma_y)."""
+    """One Markdown table per dataset, followed by ``notes`` (:func:`table_notes`, tasks, sampling)."""
     parts = []
     for dataset, rows in formatted(table, "md").groupby("dataset", sort=False):
         parts.append(f"### {dataset}\n\n" + rows.drop(columns="dataset").to_markdown(index=False))
-    return "\n\n".join(parts) + f"\n\nBold: best per task. (Published value in parentheses.) {notes}\n"
+    return "\n\n".join(parts) + f"\n\n{notes}\n"
 
 
 def latex(table: pd.DataFrame, notes: str) -> str:
@@ -99,7 +153,7 @@ def latex(table: pd.DataFrame, notes: str) -> str:
     for dataset, rows in formatted(table, "tex").groupby("dataset", sort=False):
         body = rows.drop(columns="dataset").to_latex(index=False, escape=False)
         parts.append(f"% {dataset}\n{body}")
-    return "\n".join(parts) + "% " + notes.replace("_", "\\_") + "\n"
+    return "\n".join(parts) + "% " + notes.replace("_", "\\_").replace("\n", " ") + "\n"
 
 
 def parse_networks(specs: list[str]) -> dict[str, tuple[str, int]]:

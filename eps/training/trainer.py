@@ -13,6 +13,7 @@ step) before it is logged or saved. Resuming replays the exact sequence of the u
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
-from ..io import atomic_path, save_torch
+from ..io import atomic_path, file_sha256, save_torch
 from ..data import read_image_zip
 from ..nn.checkpoint import TRAIN_FORMAT, build_network, load_network, network_from_state, read_checkpoint
 from ..nn.anisotropic import check_precond
@@ -135,10 +136,24 @@ def log_path(out: str | Path) -> Path:
     return out.with_name(out.stem + ".log.csv")
 
 
+@functools.lru_cache(maxsize=4)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
+    return file_sha256(path)
+
+
+def init_digest(init: str | None) -> str | None:
+    """sha256 of the ``--init`` checkpoint (None without one): a resumed run compares what it fine-tunes from by
+    content, so a moved folder (a moved ``gmm-bench --cache``) resumes, and a replaced file does not."""
+    if init is None or not Path(init).is_file():
+        return None
+    stat = Path(init).stat()
+    return _sha256(str(init), stat.st_mtime_ns, stat.st_size)
+
+
 def save_checkpoint(state: TrainState, cfg: TrainConfig, out: Path) -> None:
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
     save_torch({"format": TRAIN_FORMAT, "kind": cfg.kind, "net": state.net.model.config.to_dict(),
-                 "config": asdict(cfg), "model": state.net.state_dict(), "ema": state.ema.state_dict(),
+                 "config": asdict(cfg), "init_sha256": init_digest(cfg.init), "model": state.net.state_dict(), "ema": state.ema.state_dict(),
                  "optimizer": state.optimizer.state_dict(), "step": state.step,
                  "rng": {"generator": state.generator.get_state(), "torch": torch.get_rng_state(), "cuda": cuda}}, out)
 
@@ -161,7 +176,9 @@ def resume_state(cfg: TrainConfig, out: Path) -> TrainState:
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"checkpoint {out}: unreadable training config: {err}") from err
     new = asdict(cfg)
-    differ = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
+    moved = saved.get("init_sha256") is not None and saved["init_sha256"] == init_digest(cfg.init)
+    differ = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k]
+                    and not (k == "init" and moved))
     if differ:
         raise ValueError(f"checkpoint {out} was written by a different run: {', '.join(f'{k}={old.get(k)!r} (now {new[k]!r})' for k in differ)}; "
                          f"use a new --out or the same settings")
@@ -195,7 +212,10 @@ def _truncate_log(path: Path, step: int) -> None:
     if not path.exists():
         return
     with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+        every = list(csv.DictReader(f))
+    rows = [r for r in every if int(r["step"]) <= step]
+    if len(rows) == len(every):  # nothing to drop: the file is left as it is (it may lie in a read-only cache)
+        return
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, LOG_COLUMNS)
         writer.writeheader()
@@ -256,10 +276,15 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
         if callback is not None:
             callback(state.step)
 
-    run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
-              ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
-              conditioning=cfg.conditioning, precond=cfg.precond, sigma_draw=cfg.sigma_draw,
-              ema_rampup=cfg.ema_rampup, on_step=on_step, labels=labels)
+    try:
+        run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
+                  ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
+                  conditioning=cfg.conditioning, precond=cfg.precond, sigma_draw=cfg.sigma_draw,
+                  ema_rampup=cfg.ema_rampup, on_step=on_step, labels=labels)
+    except BaseException:
+        if rank == 0 and not out.exists():  # no checkpoint was written: a log of steps that no state holds goes too
+            log.unlink(missing_ok=True)
+        raise
     if rank == 0 and state.step > start_step:
         seconds = time.perf_counter() - start_time
         print(f"trained {cfg.kind} to step {state.step}: {(state.step - start_step) * cfg.batch / seconds:.1f} "

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from eps import workflow_plan as plan
+from eps.config_check import DATASET_NAME
 from eps.metrics.weights import WEIGHTS as METRIC_WEIGHTS
 from eps.operators import TASKS
 from eps.provenance import config_hash
@@ -27,8 +28,11 @@ if (_estimate := plan.training_estimate(config)) is not None:
     print(_estimate, file=sys.stderr)
 
 
-# Every job: the commands of this environment, and the configured number of torch threads.
-shell.prefix(f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
+# Every job: strict mode (a custom prefix replaces Snakemake's own `set -euo pipefail`, so it is restated: a failed
+# command anywhere in a pipe fails the job and nothing after it runs), the commands of this environment, and the
+# configured number of torch threads.
+STRICT = "set -euo pipefail; "
+shell.prefix(f"{STRICT}export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH "
              f"OMP_NUM_THREADS={config['threads']} MKL_NUM_THREADS={config['threads']}; ")
 
 def registered(label: str) -> str:
@@ -44,7 +48,7 @@ MODELS = plan.models(config)  # network file stem (<stem>, or <stem>_<task> for 
 
 
 wildcard_constraints:
-    dataset="[A-Za-z0-9_-]+",
+    dataset=DATASET_NAME,
     task="|".join(TASKS),
     method="[a-z][a-z0-9_]*",
     nfe=r"\d+",

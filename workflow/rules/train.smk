@@ -56,8 +56,8 @@ rule train_prior:
     log:
         f"{OUT}/logs/train/{{dataset}}/prior.log",
     shell:
-        "{TRAIN} --kind prior --data {input.data:q} {params.flags} --out {params.state:q} 2>&1 | tee {log:q} "
-        "&& mv {params.state:q} {output:q}"
+        "{TRAIN} --kind prior --data {input.data:q} {params.flags} --out {params.state:q} 2>&1 | tee {log:q}; "
+        "mv {params.state:q} {output:q}"
 
 
 rule train_conditional:
@@ -72,7 +72,7 @@ rule train_conditional:
     params:
         kind=lambda w: NETWORKS[MODELS[w.model]].kind,
         flags=lambda w: train_flags(MODELS[w.model]),
-        start=lambda w, input: input.start if "start" in input.keys() else "",
+        start=lambda w, input: shlex.quote(input.start if "start" in input.keys() else ""),  # '' when none
         tasks=lambda w: ",".join(plan.model_tasks(config, w.model)),
         task_params=lambda w: as_json(plan.training_tasks(config, w.model)),
         labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
@@ -82,7 +82,7 @@ rule train_conditional:
     log:
         f"{OUT}/logs/train/{{dataset}}/{{model}}.log",
     shell:
-        "if [ -n {params.start:q} ] && [ ! -e {params.state:q} ]; then cp {params.start:q} {params.state:q}; fi; "
+        "if [ -n {params.start} ] && [ ! -e {params.state:q} ]; then cp {params.start} {params.state:q}; fi; "
         "{TRAIN} --kind {params.kind} --data {input.data:q} --init {input.init:q} --tasks {params.tasks:q} "
         "--task-params {params.task_params} --sigma-y {SAMPLE[sigma_y]} --class-labels {params.labels:q} {params.flags} "
-        "--out {params.state:q} 2>&1 | tee {log:q} && mv {params.state:q} {output:q}"
+        "--out {params.state:q} 2>&1 | tee {log:q}; mv {params.state:q} {output:q}"
