@@ -134,9 +134,9 @@ def test_slurm_profile_dry_run(tmp_path):
             ) in run.stdout
     assert ("--folders downloads/imagenet/train downloads/imagenet/val --select '{\"test\": {\"first_per_folder\": 1}}' "
             "--class-labels folders ") in run.stdout
-    # training draws operators with the configured task parameters (those eps sample uses)
+    # training draws operators with the configured task parameters (those eps sample uses), one network per task
     gauss = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["tasks"]["deblur_gauss"]
-    assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
+    assert f"--tasks deblur_gauss --task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}}}'" in run.stdout
 
 
 def one_line_error(run: subprocess.CompletedProcess) -> str:
