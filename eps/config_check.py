@@ -12,8 +12,9 @@ key path, the valid keys or values and, for a misspelt name, the closest valid o
 * every method's ``options`` are known and of the type of their default (``get_method(name, **options)``);
 * every task fits every dataset's resolution (e.g. ``sr4.factor`` must divide it) and the exact-posterior
   benchmark's ``gmm.shape`` (which must also fit in memory);
+* every training section gives its budget as exactly one of ``steps`` or ``images``;
 * a ``methods`` entry's own ``train`` options and ``continues`` belong to a method with a trained network, and
-  ``continues`` names an entry of the same kind whose training differs only by fewer ``steps``;
+  ``continues`` names an entry of the same kind whose training differs only by a smaller budget;
 * dataset names are plain words (``DATASET_NAME``: they name folders and a workflow wildcard);
 * ``num_test`` of an embedded dataset is at most its number of test patches (a folder dataset is counted
   when its zip is read, by ``eps sample``);
@@ -30,14 +31,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .args import unknown
-from .names import CONDITIONINGS, CRPS_ESTIMATORS, INTERPOLANTS, PRECONDS, SOLVERS, TASKS
-from .workflow_plan import TRAINED, download_name, network_options
+from .names import CONDITIONINGS, CRPS_ESTIMATORS, INTERPOLANTS, PALETTE_CONDITIONINGS, PRECONDS, SOLVERS, TASKS
+from .workflow_plan import BUDGET_KEYS, BUDGETS, TRAINED, budget_steps, download_name, network_options
 
 # A dataset name names folders and the workflow's {dataset} wildcard (workflow/rules/common.smk).
 DATASET_NAME = "[A-Za-z0-9_-]+"
 SCHEMA = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 # The schema's $defs whose enum is the code's list of names.
-NAMES = {"task": TASKS, "solver": SOLVERS, "interpolant": INTERPOLANTS, "conditioning": CONDITIONINGS,
+NAMES = {"task": TASKS, "solver": SOLVERS, "interpolant": INTERPOLANTS,
+         "conditioning": tuple(dict.fromkeys([*CONDITIONINGS, *PALETTE_CONDITIONINGS])),
          "precond": PRECONDS, "crps_estimator": CRPS_ESTIMATORS}
 
 
@@ -124,8 +126,13 @@ def embedded_test_count(resolution: int) -> int:
 
 
 def check_networks(config: Mapping) -> None:
-    """``train`` / ``continues`` of ``methods`` entries (module docstring)."""
+    """Training budgets, and ``train`` / ``continues`` of ``methods`` entries (module docstring)."""
     methods = config["methods"]
+    for kind in ("prior", *TRAINED.values()):
+        given = [b for b in BUDGETS if b in config["train"][kind]]
+        if len(given) != 1:
+            raise ValueError(f"config: train.{kind}: give the training budget as exactly one of steps or images, got "
+                             f"{', '.join(given) or 'neither'}")
     for name, spec in methods.items():
         kind = TRAINED.get(spec.get("method", name))
         own = [k for k in ("train", "continues") if k in spec]
@@ -139,10 +146,11 @@ def check_networks(config: Mapping) -> None:
             raise ValueError(f"config: methods.{name}.continues: {start!r} is not another methods entry with a "
                              f"network of kind {kind!r}")
         mine, theirs = network_options(config, name), network_options(config, start)
-        differ = sorted(k for k in {*mine, *theirs} - {"steps"} if mine.get(k) != theirs.get(k))
-        if differ or theirs["steps"] >= mine["steps"]:
-            raise ValueError(f"config: methods.{name}.continues {start!r}: a continued training changes only steps, "
-                             f"to more ({theirs['steps']} -> {mine['steps']}"
+        differ = sorted(k for k in {*mine, *theirs} - set(BUDGET_KEYS) if mine.get(k) != theirs.get(k))
+        before, after = budget_steps(theirs), budget_steps(mine)
+        if differ or before >= after:
+            raise ValueError(f"config: methods.{name}.continues {start!r}: a continued training changes only its "
+                             f"budget, to more steps ({before} -> {after}"
                              + (f"; differ: {', '.join(differ)})" if differ else ")"))
 
 

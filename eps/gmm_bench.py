@@ -15,11 +15,16 @@ that sigma grid (:data:`eps.samplers.GRIDS`; default: the solver's own); the col
 record them (empty for methods with their own update rule).
 
 ``--prior learned`` runs every method with the project's own networks learned on the seed's GMM instead of its
-exact denoisers (eps.gmm_learned: the UNet prior trained with the EDM loss on GMM samples, the EPS network
-fine-tuned from it with L_EPS, both cached under ``--cache``); the exact posterior is the reference as before.
+exact denoisers (eps.gmm_learned: the UNet prior trained with the EDM loss on GMM samples, the EPS networks
+fine-tuned from it with L_EPS, one per task, and, when ``palette`` is benchmarked, one Palette network per task
+with the same budget, all cached under ``--cache``); the exact posterior is the reference as before.
 The rows then also carry the training steps and final losses, and ``method = unconditional, task = prior``
 rows score the learned prior itself: its unconditional samples (at the largest NFE benchmarked) against exact
 prior draws, a measure of the prior error every method using it inherits.
+
+``--hybrid-bands LO:HI[,LO:HI...]`` (learned) attributes the learned EPS network's error to noise levels: per band,
+``eps_learned_in[LO,HI]`` runs EPS with the learned pivot denoiser inside the band and the exact one elsewhere, and
+``eps_exact_in[LO,HI]`` the reverse (eps.gmm_learned.BandHybrid), at every NFE of ``eps``.
 
     eps gmm-bench --prior learned --methods eps,dps,pigdm,ddrm,ddnm,daps,mpgd --nfe 100 --shape 1,8,8 \
                   --seeds 0 --num-samples 500 --threads 1 --out results/core/gmm_learned_1x8x8.csv
@@ -40,7 +45,7 @@ from .provenance import write_provenance
 
 from .distances import covariance_error, mean_error, sliced_wasserstein
 from .methods.eps import Unconditional
-from .gmm_learned import LearnedBudget, learned_networks
+from .gmm_learned import BandHybrid, LearnedBudget, learned_networks, parse_bands
 from .interpolants import make_interpolant
 from .methods import METHODS, Problem, available_methods
 from .operators import TASKS, make_operator
@@ -53,10 +58,10 @@ Tensor = torch.Tensor
 # (the names of eps evaluate's summary.csv).
 COLUMNS = ["method", "task", "seed", "nfe", "nfe_measured", "vjp", "sw", "sw_floor", "ratio", "mean_err", "cov_err",
            "seconds", "shape", "sigma_y", "interpolant", "num_samples", "solver", "grid", "prior", "prior_steps",
-           "eps_steps", "prior_loss", "eps_loss", "protocol"]
+           "eps_steps", "prior_loss", "eps_loss", "palette_loss", "protocol"]
 PRIORS = ("analytic", "learned")
-NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws",
-                 "palette": "needs a Palette network"}
+NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws"}
+NEED_LEARNED = {"palette": "needs a trained Palette network: run it with --prior learned"}
 
 
 def _stream(seed: int, *names: str) -> torch.Generator:
@@ -81,10 +86,11 @@ def check_prior(prior: str, methods: list[tuple[str, list[int]]], interpolant: s
     the :class:`eps.methods.Prior` interface."""
     if prior not in PRIORS:
         raise ValueError(f"unknown --prior {prior!r}; valid: {', '.join(PRIORS)}")
+    need = NEED_ANALYTIC if prior == "learned" else NEED_LEARNED
+    bad = [f"{m} ({need[m]})" for m, _ in methods if m in need]
+    if bad:
+        raise ValueError(f"--prior {prior} cannot run {', '.join(bad)}")
     if prior == "learned":
-        bad = [f"{m} ({NEED_ANALYTIC[m]})" for m, _ in methods if m in NEED_ANALYTIC]
-        if bad:
-            raise ValueError(f"--prior learned cannot run {', '.join(bad)}")
         if interpolant != "edm":
             raise ValueError(f"--prior learned trains EDM-preconditioned networks: --interpolant must be edm, not {interpolant!r}")
     return prior
@@ -101,14 +107,20 @@ def score(samples: Tensor, exact: Tensor, floor: float, mean: Tensor, cov: Tenso
 def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int], shape: tuple[int, int, int],
         sigma_y: float, num_samples: int, interpolant: str = "edm", num_projections: int = 500,
         log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None,
-        cache: str | None = None, protocol: str = "eps_paper",
-        grid: str | None = None) -> pd.DataFrame:
-    """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row).
-    ``protocol`` (eps.protocols) sets the task families and each method's settings per task; ``solver`` overrides
-    the protocol's backbone solver, on sigma ``grid``."""
+        cache: str | None = None, protocol: str = "eps_paper", grid: str | None = None,
+        bands: list[tuple[float, float]] = ()) -> pd.DataFrame:
+    """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row; per
+    band of ``bands`` the two hybrid EPS rows, module doc). ``protocol`` (eps.protocols) sets the task families and
+    each method's settings per task; ``solver`` overrides the protocol's backbone solver, on sigma ``grid``."""
     check_prior(prior, methods, interpolant)
+    if bands and (prior != "learned" or "eps" not in dict(methods)):
+        raise ValueError("--hybrid-bands attributes the learned EPS network's error: it needs --prior learned and "
+                         "eps among --methods")
     # one instance per method and task (the protocol's settings are per task), reused across seeds
-    instances = {(name, task): build_method(protocol, name, task, solver, grid=grid)[0] for name, _ in methods for task in tasks}
+    instances = {(name, task): build_method(protocol, name, task, solver, grid=grid)[0]
+                 for name, _ in methods for task in tasks}
+    hybrids = [(f"eps_{which}_in[{lo:g},{hi:g}]", (lo, hi), which == "learned")
+               for lo, hi in bands for which in ("learned", "exact")]
     check_interpolant_use({name: instances[name, tasks[0]] for name, _ in methods}, tasks[0], shape, sigma_y,
                           interpolant)
     rows = []
@@ -118,14 +130,18 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
         x0 = gmm.sample(1, _stream(seed, "x0"))
         common = dict(shape="x".join(map(str, shape)), sigma_y=sigma_y, interpolant=interpolant,
                       num_samples=num_samples, prior=prior, protocol=protocol)
-        denoisers, proj = gmm, lambda *names: _stream(seed, *names, "projections")  # noqa: E731
+        priors, info, proj = {t: gmm for t in tasks}, {}, lambda *names: _stream(seed, *names, "projections")  # noqa: E731
         if prior == "learned":
-            denoisers, info = learned_networks(gmm, tasks, sigma_y, seed, budget or LearnedBudget(), cache,
-                                               _stream(seed, "train"))
-            common.update({k: info[k] for k in ("prior_steps", "eps_steps", "prior_loss", "eps_loss")})
-            rows.append(prior_row(gmm, denoisers, seed, num_samples, num_projections, common, log,
+            priors, info = learned_networks(gmm, tasks, sigma_y, seed, budget or LearnedBudget(), cache,
+                                            _stream(seed, "train"), palette="palette" in dict(methods))
+            common.update({k: info[k] for k in ("prior_steps", "eps_steps", "prior_loss")})
+            rows.append(prior_row(gmm, priors[tasks[0]], seed, num_samples, num_projections, common, log,
                                   max(n for _, budgets in methods for n in budgets)))
         for task in tasks:
+            losses = {k: info.get(f"{k}_loss", {}).get(task) for k in ("eps", "palette")}
+            runs = [(name, name, budgets, priors[task]) for name, budgets in methods]
+            runs += [(label, "eps", dict(methods).get("eps", []), BandHybrid(priors[task], gmm, band, inside))
+                     for label, band, inside in hybrids]
             g = _stream(seed, task, "operator")
             op = make_operator(task, shape, 1, g, **resolve_task(protocol, task)).to(dtype=torch.float64)
             y = op.measure(x0, sigma_y, g)
@@ -135,16 +151,17 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
             mean, cov = mixture_moments(posterior)
             floor = sliced_wasserstein(exact_2, exact, num_projections, proj(task))
             problem = Problem(op, y.expand(num_samples, *y.shape[1:]).clone(), sigma_y)
-            for name, budgets in methods:
+            for label, name, budgets, denoisers in runs:
                 for nfe in budgets:
                     out = instances[name, task].run(problem, denoisers, nfe, _stream(seed, task, name, str(nfe)))
                     if not torch.isfinite(out.x).all():
                         raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
-                    rows.append(dict(method=name, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
+                    rows.append(dict(method=label, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
                                      **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
                                      seconds=out.seconds, solver=getattr(instances[name, task], "solver", ""),
-                                     grid=getattr(instances[name, task], "grid", ""), **common))
-                    log(f"seed {seed} {task:<14} {name:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
+                                     grid=getattr(instances[name, task], "grid", ""), **common,
+                                     **({f"{k}_loss": v for k, v in losses.items()} if prior == "learned" else {})))
+                    log(f"seed {seed} {task:<14} {label:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
                         f"{out.seconds:6.1f}s")
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -161,7 +178,7 @@ def prior_row(gmm, learned, seed: int, num_samples: int, num_projections: int, c
                **score(out.x, exact, floor, *mixture_moments(gmm), num_projections, _stream(seed, "prior", "projections")),
                seconds=out.seconds, **common)
     log(f"seed {seed} {'prior':<14} {'unconditional':<12} nfe {out.nfe:>4}  sw/floor {row['ratio']:6.2f}  "
-        f"{out.seconds:6.1f}s  (prior loss {common['prior_loss']:.4f}, eps loss {common['eps_loss']:.4f})")
+        f"{out.seconds:6.1f}s  (prior loss {common['prior_loss']:.4f})")
     return row
 
 
@@ -246,12 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     check_writable(a.out, "--out")
     budget = LearnedBudget(prior_steps=a.prior_steps, eps_steps=a.eps_steps, batch=a.train_batch, lr=a.train_lr,
                            num_train=a.num_train, conditioning=a.conditioning, precond=a.precond,
+                           sigma_draw=a.sigma_draw, per_task=not a.amortized,
+                           palette_conditioning=a.palette_conditioning,
                            net={**b.net, "model_channels": a.model_channels})
     cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,
-             solver=a.solver, prior=a.prior, budget=budget, cache=cache, protocol=a.protocol, grid=a.grid)
+             solver=a.solver, prior=a.prior, budget=budget, cache=cache, protocol=a.protocol, grid=a.grid,
+             bands=parse_bands(a.hybrid_bands))
     write_text(a.out, df.to_csv(index=False))
-    ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)}
+    ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)} | {"eps.gmm_learned"}
     write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu", sources=import_closure({__name__, *ran}))
     print("\nmean sw / sw_floor over seeds:\n" + summary(df).round(2).to_string())
     return 0

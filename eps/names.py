@@ -18,7 +18,9 @@ GRIDS = ("karras", "geometric")  # sigma grids of the solvers (eps.samplers.sigm
 INTERPOLANTS = ("edm", "vp", "flow")
 # Choices of single commands, copied from the modules that implement them (tests/test_cli.py checks each copy).
 KINDS = ("prior", "eps", "palette")  # eps train --kind (eps.training)
-CONDITIONINGS = ("operator", "pixel")  # EPS network conditioning (eps.nn.conditioning.CONDITIONINGS)
+CONDITIONINGS = ("observation", "operator", "pixel", "certainty", "none")  # EPS (eps.nn.conditioning.CONDITIONINGS)
+PALETTE_CONDITIONINGS = ("observation", "degraded")  # Palette (eps.nn.conditioning.PALETTE_CONDITIONINGS)
+SIGMA_DRAWS = ("lognormal", "wide")  # training noise levels (eps.training.objectives.SIGMA_DRAWS)
 PRECONDS = ("edm", "anisotropic")  # EPS preconditioning (eps.nn.anisotropic.PRECONDS)
 CRPS_ESTIMATORS = ("fair", "nrg")  # eps.metrics.crps.ESTIMATORS
 SAMPLE_SETS = ("all", "first")  # eps.metrics.evaluate.SAMPLE_SETS
@@ -80,5 +82,6 @@ def method_names() -> list[str]:
     return sorted(method_modules())
 
 
-__all__ = ["TASKS", "SOLVERS", "GRIDS", "INTERPOLANTS", "PROTOCOLS", "SAMPLE_SETS", "KINDS", "CONDITIONINGS", "PRECONDS", "CRPS_ESTIMATORS",
+__all__ = ["TASKS", "SOLVERS", "GRIDS", "INTERPOLANTS", "PROTOCOLS", "SAMPLE_SETS", "KINDS", "CONDITIONINGS",
+           "PALETTE_CONDITIONINGS", "SIGMA_DRAWS", "PRECONDS", "CRPS_ESTIMATORS",
            "CLASS_LABELS", "GMM_PRIORS", "METHOD_GROUP", "method_modules", "method_names"]

@@ -18,14 +18,16 @@ from pathlib import Path
 from .args import (Parser, add_device, add_grid, add_grids, add_protocol, add_interpolant, add_method, add_methods, add_networks, add_nfe, add_num_samples,
                    add_out, add_seed, add_seeds, add_shape, add_sigma_y, add_solver, add_solvers, add_task, add_task_params,
                    add_tasks, add_threads, fraction, int_at_least, int_list, nonnegative_int, one_of, positive_float, positive_int)
-from .names import CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PRECONDS, SAMPLE_SETS
+from .names import (CLASS_LABELS, CONDITIONINGS, CRPS_ESTIMATORS, GMM_PRIORS, KINDS, PALETTE_CONDITIONINGS, PRECONDS,
+                    SAMPLE_SETS, SIGMA_DRAWS)
 
 # eps train: TrainConfig's defaults, and the UNet of a prior trained from scratch.
 TRAIN_DEFAULTS = dict(steps=1000, batch=32, lr=1e-3, lr_rampup=100, ema_halflife=50.0, seed=0, sigma_y=0.05,
-                      ckpt_every=200, class_labels="none", conditioning="operator", precond="edm")
+                      ckpt_every=200, class_labels="none", conditioning="observation", precond="edm",
+                      sigma_draw="lognormal")
 # eps gmm-bench --prior learned: LearnedBudget's defaults.
 LEARNED_DEFAULTS = dict(prior_steps=800, eps_steps=800, batch=64, lr=2e-3, num_train=20000, conditioning="operator",
-                        precond="edm", model_channels=16)
+                        precond="edm", sigma_draw="wide", palette_conditioning="observation", model_channels=16)
 
 
 at_least_two = int_at_least(2, " (the sample covariance needs two samples)")
@@ -58,6 +60,15 @@ def gmm_bench(p):
                          help=f"EPS conditioning, one of: {', '.join(CONDITIONINGS)}")
     learned.add_argument("--precond", default=b["precond"], type=one_of(PRECONDS, "preconditioning"),
                          help=f"EPS preconditioning, one of: {', '.join(PRECONDS)}")
+    learned.add_argument("--palette-conditioning", default=b["palette_conditioning"],
+                         type=one_of(PALETTE_CONDITIONINGS, "Palette conditioning"),
+                         help="Palette conditioning: observation = the EPS paper's, degraded = Saharia et al. 2022's")
+    learned.add_argument("--sigma-draw", default=b["sigma_draw"], type=one_of(SIGMA_DRAWS, "sigma draw"),
+                         help=f"training noise levels of the fine-tunes, one of: {', '.join(SIGMA_DRAWS)}")
+    learned.add_argument("--amortized", action="store_true", help="one EPS network on every task (default: per task)")
+    learned.add_argument("--hybrid-bands", default="",
+                         help="LO:HI[,LO:HI...]: band attribution of the EPS network (learned in the band and exact "
+                              "elsewhere, and the reverse; eps.gmm_learned.BandHybrid)")
     learned.add_argument("--model-channels", default=b["model_channels"], type=positive_int, help="UNet width")
     learned.add_argument("--cache", help="folder of the cached networks (default: <out stem>.nets/ next to --out)")
     add_out(p, "output CSV")
@@ -150,19 +161,34 @@ def train(p):
     p.add_argument("--data", required=True, help="EDM-layout training zip")
     add_out(p, "checkpoint path (resumed if it exists)")
     p.add_argument("--init", help="prior checkpoint to fine-tune the EPS or Palette network from")
-    p.add_argument("--steps", type=positive_int, default=d["steps"], help="optimiser steps")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=positive_int, default=d["steps"], help="optimiser steps")
+    budget.add_argument("--images", type=positive_int, help="budget in training images (steps = ceil(images / batch))")
     p.add_argument("--batch", type=positive_int, default=d["batch"], help="global batch size (images per step)")
     p.add_argument("--lr", type=positive_float, default=d["lr"], help="Adam learning rate after the ramp-up")
-    p.add_argument("--lr-rampup", type=nonnegative_int, default=d["lr_rampup"], help="linear learning-rate ramp-up, steps")
-    p.add_argument("--ema-halflife", type=positive_float, default=d["ema_halflife"], help="EMA half-life in steps")
+    rampup = p.add_mutually_exclusive_group()
+    rampup.add_argument("--lr-rampup", type=nonnegative_int, default=d["lr_rampup"], help="linear learning-rate ramp-up, steps")
+    rampup.add_argument("--lr-rampup-images", type=nonnegative_int, help="linear learning-rate ramp-up, images")
+    halflife = p.add_mutually_exclusive_group()
+    halflife.add_argument("--ema-halflife", type=positive_float, default=d["ema_halflife"], help="EMA half-life in steps")
+    halflife.add_argument("--ema-halflife-images", type=positive_float, help="EMA half-life in images")
+    p.add_argument("--ema-rampup", type=positive_float,
+                   help="EDM's EMA ramp-up ratio: half-life = min(half-life, ratio x images seen) (the EPS paper: 0.05); "
+                        "default: the ramp (k+1)/(k+10)")
+    p.add_argument("--sigma-draw", default=d["sigma_draw"], type=one_of(SIGMA_DRAWS, "sigma draw"),
+                   help="training noise levels: lognormal = EDM's (the EPS paper, App. B); wide = half of each "
+                        "conditional batch log-uniform on [0.002, 80]")
     add_seed(p, d["seed"], "seed of the initialisation, batches and noise")
     add_sigma_y(p, d["sigma_y"])
     add_tasks(p)
     p.add_argument("--task-params", default="{}",
                    help='JSON task -> parameters overriding eps.operators.DEFAULTS, as eps sample takes them '
                         '(e.g. \'{"deblur_gauss": {"kernel_size": 9, "std": 1.5}}\')')
-    p.add_argument("--conditioning", default=d["conditioning"], type=one_of(CONDITIONINGS, "conditioning"),
-                   help="EPS conditioning: operator = [x_y, c, r] (certainty response), pixel = [x_y, c] (ablation)")
+    p.add_argument("--conditioning", default=d["conditioning"],
+                   type=one_of(tuple(dict.fromkeys([*CONDITIONINGS, *PALETTE_CONDITIONINGS])), "conditioning"),
+                   help="observation = the EPS paper's [input, observation image] (eps and palette); eps options: "
+                        "operator = [x_y, c, r], pixel = [x_y, c], certainty = [c], none; palette option: degraded "
+                        "(Saharia et al. 2022)")
     p.add_argument("--precond", default=d["precond"], type=one_of(PRECONDS, "preconditioning"),
                    help="EPS preconditioning: edm = EDM's scalar c_skip, c_out at sigma; anisotropic = per "
                         "eigendirection of Sigma_star (eps.nn.anisotropic)")

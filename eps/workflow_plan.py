@@ -5,8 +5,15 @@ turn these into paths and commands; the tests read the same answers (tests/test_
 Networks. A ``methods`` entry whose registered method samples with its own network (:data:`TRAINED`: ``eps``,
 ``palette``) uses the kind's shared network, named after the kind, unless it sets its own ``train`` options or
 ``continues`` another entry: then it gets its own network, named after the entry. ``continues: <entry>`` carries
-that entry's training on to more steps (its finished state is the start). A per-task kind (:data:`PER_TASK`:
-Palette is a per-task model, Saharia et al. 2022) trains one network per task, ``<stem>_<task>``.
+that entry's training on to more steps (its finished state is the start). EPS and Palette train one network per
+task, ``<stem>_<task>`` (the EPS paper's main tables, App. B), unless the network's options say ``amortized: true``
+(one network on every configured task: the paper's D.5 ablation; :func:`per_task`).
+
+Budgets are ``steps`` or ``images`` (``eps train --images``: steps = ceil(images / batch); :func:`budget_steps`);
+an entry's own budget replaces the kind's, and ``budget_factor`` scales the kind's (an ablation overlay stays valid at
+every scale). ``task_params`` (task -> parameters) overrides the configured tasks' parameters for training only
+(the paper's D.9: trained at 70% missing, evaluated at other densities; :func:`training_tasks`). These three
+options (:data:`WORKFLOW_OPTIONS`) are read here, not passed to ``eps train`` as such.
 """
 from __future__ import annotations
 
@@ -15,8 +22,10 @@ from dataclasses import dataclass
 
 # Methods that sample with their own trained network -> the `eps train --kind` that produces it.
 TRAINED = {"eps": "eps", "palette": "palette"}
-# Kinds trained once per task rather than on every task at once.
-PER_TASK = {"palette"}
+# Training options the workflow reads itself (module doc), and the two forms of a budget.
+WORKFLOW_OPTIONS = ("amortized", "task_params", "budget_factor")
+BUDGETS = ("steps", "images")
+BUDGET_KEYS = (*BUDGETS, "budget_factor")
 
 
 @dataclass(frozen=True)
@@ -35,9 +44,31 @@ def registered(config: Mapping, label: str) -> str:
 
 def network_options(config: Mapping, label: str) -> dict:
     """The training options of the network a trained ``methods`` entry samples with: the kind's ``train``
-    section overridden by the entry's own ``train``."""
-    spec = config["methods"][label]
-    return {**config["train"][TRAINED[registered(config, label)]], **spec.get("train", {})}
+    section overridden by the entry's own ``train`` (a budget given there, in steps or images, replaces the kind's;
+    ``budget_factor`` scales the kind's)."""
+    base, own = dict(config["train"][TRAINED[registered(config, label)]]), config["methods"][label].get("train", {})
+    if any(b in own for b in BUDGETS):
+        base = {k: v for k, v in base.items() if k not in BUDGETS}
+    options = {**base, **own}
+    if "budget_factor" in own:
+        budget = next(b for b in BUDGETS if b in options)
+        options[budget] = max(1, round(options[budget] * own["budget_factor"]))
+    return options
+
+
+def budget_steps(options: Mapping) -> int:
+    """The optimizer steps of a training's options: ``steps``, or ``images`` at the global ``batch`` (rounded up, as
+    ``eps train --images`` converts them)."""
+    from .parsers import TRAIN_DEFAULTS
+
+    if "steps" in options:
+        return int(options["steps"])
+    return -(-int(options["images"]) // int(options.get("batch", TRAIN_DEFAULTS["batch"])))
+
+
+def per_task(options: Mapping) -> bool:
+    """One network per task (the EPS paper's main tables, App. B), unless ``amortized: true`` (its D.5 ablation)."""
+    return not options.get("amortized", False)
 
 
 def network_stem(config: Mapping, label: str) -> str | None:
@@ -60,8 +91,8 @@ def networks(config: Mapping) -> dict[str, Network]:
 
 
 def model_name(config: Mapping, stem: str, task: str) -> str:
-    """The file stem of network ``stem`` that samples ``task``: ``<stem>`` or, per-task kind, ``<stem>_<task>``."""
-    return f"{stem}_{task}" if networks(config)[stem].kind in PER_TASK else stem
+    """The file stem of network ``stem`` that samples ``task``: ``<stem>_<task>``, or ``<stem>`` if amortized."""
+    return f"{stem}_{task}" if per_task(networks(config)[stem].options) else stem
 
 
 def models(config: Mapping) -> dict[str, str]:
@@ -72,7 +103,14 @@ def models(config: Mapping) -> dict[str, str]:
 def model_tasks(config: Mapping, model: str) -> list[str]:
     """The tasks the network file ``model`` (a key of :func:`models`) trains on."""
     stem = models(config)[model]
-    return [model.removeprefix(f"{stem}_")] if networks(config)[stem].kind in PER_TASK else list(config["tasks"])
+    return [model.removeprefix(f"{stem}_")] if per_task(networks(config)[stem].options) else list(config["tasks"])
+
+
+def training_tasks(config: Mapping, model: str) -> dict:
+    """Task -> operator parameters the network file ``model`` trains on: the configured tasks', overridden by its
+    training option ``task_params``."""
+    own = networks(config)[models(config)[model]].options.get("task_params", {})
+    return {t: {**config["tasks"][t], **own.get(t, {})} for t in model_tasks(config, model)}
 
 
 def training_options(config: Mapping, stem: str) -> dict:
@@ -80,12 +118,14 @@ def training_options(config: Mapping, stem: str) -> dict:
     return config["train"]["prior"] if stem == "prior" else networks(config)[stem].options
 
 
-def training_identity(config: Mapping, stem: str) -> dict:
-    """Everything that shapes network ``stem``: its training options, and for the conditional kinds the tasks
-    with their parameters and sigma_y (the key of its resumable state: a change starts a new state)."""
-    conditional = stem != "prior"
-    return {"train": training_options(config, stem), "tasks": config["tasks"] if conditional else {},
-            "sigma_y": config["sample"]["sigma_y"] if conditional else None}
+def training_identity(config: Mapping, model: str) -> dict:
+    """Everything that shapes network file ``model`` (``prior`` or a key of :func:`models`): its training options,
+    and for the conditional kinds the tasks it trains on with their parameters and sigma_y (the key of its
+    resumable state: a change starts a new state; evaluation-only task changes do not)."""
+    if model == "prior":
+        return {"train": training_options(config, "prior"), "tasks": {}, "sigma_y": None}
+    return {"train": training_options(config, models(config)[model]), "tasks": training_tasks(config, model),
+            "sigma_y": config["sample"]["sigma_y"]}
 
 
 def series(config: Mapping, label: str) -> str:
@@ -97,7 +137,7 @@ def series(config: Mapping, label: str) -> str:
 
 def curve_point(config: Mapping, label: str) -> str:
     """``LABEL=SERIES:STEPS`` (``eps report --networks``): a learning-curve point of a trained entry."""
-    return f"{label}={series(config, label)}:{network_options(config, label)['steps']}"
+    return f"{label}={series(config, label)}:{budget_steps(network_options(config, label))}"
 
 
 def download_name(entry: Mapping) -> str:
@@ -112,7 +152,7 @@ def training_images(config: Mapping) -> dict[tuple[str, str], int]:
     from .parsers import TRAIN_DEFAULTS
 
     def images(options: Mapping, start_steps: int = 0) -> int:
-        return (options["steps"] - start_steps) * options.get("batch", TRAIN_DEFAULTS["batch"])
+        return (budget_steps(options) - start_steps) * options.get("batch", TRAIN_DEFAULTS["batch"])
 
     nets = networks(config)
     out = {}
@@ -121,7 +161,7 @@ def training_images(config: Mapping) -> dict[tuple[str, str], int]:
             out[(dataset, "prior")] = images(config["train"]["prior"])
         for model, stem in models(config).items():
             start = nets[stem].continues
-            out[(dataset, model)] = images(nets[stem].options, nets[start].options["steps"] if start else 0)
+            out[(dataset, model)] = images(nets[stem].options, budget_steps(nets[start].options) if start else 0)
     return out
 
 
@@ -145,5 +185,6 @@ def cells(config: Mapping) -> list[tuple[str, str, str, int]]:
             for m, spec in config["methods"].items() for n in spec["nfe"]]
 
 
-__all__ = ["TRAINED", "PER_TASK", "Network", "registered", "network_options", "network_stem", "networks", "model_name",
-           "models", "model_tasks", "training_options", "training_identity", "series", "curve_point", "download_name", "training_images", "training_estimate", "cells"]
+__all__ = ["TRAINED", "WORKFLOW_OPTIONS", "BUDGETS", "BUDGET_KEYS", "Network", "registered", "network_options",
+           "budget_steps", "per_task", "network_stem", "networks", "model_name", "models", "model_tasks",
+           "training_tasks", "training_options", "training_identity", "series", "curve_point", "download_name", "training_images", "training_estimate", "cells"]

@@ -172,7 +172,7 @@ def test_adm_network_file_round_trip_and_eps_finetune_identity(tmp_path):
     loaded = load_network(tmp_path / "adm.pt")
     assert loaded.model.config == prior.model.config
     eps_net = build_model(TrainConfig(kind="eps", init=str(tmp_path / "adm.pt")), (3, 8, 8)).eval()
-    cond = 3 * CONDITIONINGS["operator"]  # [x_y, c, r] on 3-channel images
+    cond = 3 * CONDITIONINGS["observation"]  # the paper's [mu_star, observation image]: 3 -> 6 input channels
     assert eps_net.model.config.architecture == "adm" and eps_net.model.config.cond_channels == cond
     x, sigma, labels = torch.randn(2, 3, 8, 8, generator=g), torch.tensor([0.3, 4.0]), torch.eye(5)[[1, 3]]
     with torch.no_grad():

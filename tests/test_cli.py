@@ -134,13 +134,14 @@ def test_the_names_equal_the_implementations():
     from eps.interpolants import INTERPOLANTS
     from eps.metrics.crps import ESTIMATORS
     from eps.nn.anisotropic import PRECONDS
-    from eps.nn.conditioning import CONDITIONINGS
-    from eps.training.objectives import check_kind
+    from eps.nn.conditioning import CONDITIONINGS, PALETTE_CONDITIONINGS
+    from eps.training.objectives import SIGMA_DRAWS, check_kind
     from eps.training.trainer import TrainConfig
 
     assert names.INTERPOLANTS == tuple(INTERPOLANTS) and names.CRPS_ESTIMATORS == tuple(ESTIMATORS)
     assert names.PRECONDS == tuple(PRECONDS) and names.CONDITIONINGS == tuple(CONDITIONINGS)
     assert names.GMM_PRIORS == tuple(PRIORS)
+    assert names.PALETTE_CONDITIONINGS == PALETTE_CONDITIONINGS and names.SIGMA_DRAWS == SIGMA_DRAWS
     for kind in names.KINDS:
         check_kind(kind)
     with pytest.raises(ValueError):

@@ -9,7 +9,9 @@ import math
 import pytest
 import torch
 
-from eps.nn.conditioning import R_MIN, conditioning_of, eps_condition
+from types import SimpleNamespace
+
+from eps.nn.conditioning import R_MIN, conditioning_of, eps_condition, observation_image, palette_condition
 from eps.operators import TASKS, make_operator
 from eps.posterior import make_pivot, sigma_star_spectrum
 
@@ -55,7 +57,7 @@ def conditioned(task, sigma, seed, batch=B):
     y = op.measure(x0, SIGMA_Y, g)
     x_tilde = x0 + sigma * torch.randn(x0.shape, generator=g, dtype=torch.float64)
     pivot = make_pivot(op, x_tilde, y, torch.tensor([sigma], dtype=torch.float64), SIGMA_Y)
-    return op, eps_condition(pivot)
+    return op, eps_condition(pivot, "operator")
 
 
 def is_fixed(task):
@@ -96,9 +98,38 @@ def test_pixel_conditioning_cannot_tell_motion_kernels_apart():
     assert not torch.allclose(r[0], r[1], atol=1e-6)
 
 
-def test_conditioning_is_named_by_the_channel_count():
-    assert conditioning_of(9, 3) == "operator" and conditioning_of(6, 3) == "pixel"
+def test_conditioning_is_saved_or_named_by_the_channel_count():
+    """New files save their conditioning; older ones (no saved field) are read by their channel count."""
+    old = lambda cond: SimpleNamespace(conditioning="", in_channels=3, cond_channels=cond)  # noqa: E731
+    assert conditioning_of(old(9)) == "operator" and conditioning_of(old(6)) == "pixel"
+    assert conditioning_of(old(3)) == "degraded"  # the only 3-channel conditioning of older files (Palette)
+    assert conditioning_of(SimpleNamespace(conditioning="observation", in_channels=3, cond_channels=3)) == "observation"
     with pytest.raises(ValueError, match="7 conditioning channels"):
-        conditioning_of(7, 3)
+        conditioning_of(old(7))
     with pytest.raises(ValueError, match="unknown EPS conditioning"):
         eps_condition(None, "spectral")
+    with pytest.raises(ValueError, match="unknown Palette conditioning"):
+        palette_condition(None, None, "operator")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_observation_image_is_the_papers(task):
+    """App. B: masked y (inpainting), nearest-upsampled y (SR), the blurred y (deblurring), at the image size;
+    against brute force: the mask applied by hand, each low-resolution pixel repeated over its f x f block."""
+    g = torch.Generator().manual_seed(1)
+    op = make_operator(task, SHAPE, B, g).to(dtype=torch.float64)
+    y = op.measure(torch.rand(B, *SHAPE, generator=g, dtype=torch.float64) * 2 - 1, SIGMA_Y, g)
+    obs = observation_image(op, y)
+    assert obs.shape == (B, *SHAPE)
+    if task.startswith("inpaint"):
+        expected = y * op.mask
+    elif task == "sr4":
+        f = SHAPE[1] // y.shape[-1]
+        expected = y.repeat_interleave(f, dim=2).repeat_interleave(f, dim=3)
+    else:
+        expected = y
+    assert torch.equal(obs, expected)
+    x_tilde = torch.randn(B, *SHAPE, generator=g, dtype=torch.float64)
+    pivot = make_pivot(op, x_tilde, y, torch.tensor([0.3], dtype=torch.float64), SIGMA_Y)
+    assert torch.equal(eps_condition(pivot, "observation"), expected)  # EPS and Palette see the same image
+    assert torch.equal(palette_condition(op, y, "observation"), expected)

@@ -400,7 +400,7 @@ def test_a_shard_larger_than_the_free_space_is_refused(tmp_path):
     (lambda c: c["methods"]["dps"].update(train={"steps": 9}), "methods.dps.train: dps has no trained network"),
     (lambda c: c["methods"]["eps_more"].update(continues="dps"), "'dps' is not another methods entry with a network of kind 'eps'"),
     (lambda c: c["methods"]["eps_more"].update(continues="eps_more"), "'eps_more' is not another methods entry"),
-    (lambda c: c["methods"]["eps_more"]["train"].update(steps=2), "changes only steps, to more (2 -> 2)"),
+    (lambda c: c["methods"]["eps_more"]["train"].update(steps=2), "changes only its budget, to more steps (2 -> 2)"),
     (lambda c: c["methods"]["eps_more"]["train"].update(conditioning="pixel"), "(2 -> 4; differ: conditioning)"),
 ])
 def test_config_problems_are_caught_before_any_job(change, says):

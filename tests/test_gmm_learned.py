@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from eps import gmm_bench
-from eps.gmm_learned import LearnedBudget, cache_key, learned_networks, train_configs
+from eps.gmm_learned import LearnedBudget, cache_key, parse_bands, train_configs
 from eps.priors import random_gmm
 
 TINY = ["--prior-steps", "3", "--eps-steps", "3", "--train-batch", "8", "--num-train", "64", "--model-channels", "8",
@@ -23,9 +23,10 @@ def test_learned_bench_runs_scores_and_reuses_its_networks(tmp_path):
     assert set(zip(df.method, df.task)) == {("unconditional", "prior"), ("eps", "sr4"), ("ddnm", "sr4"),
                                             ("eps", "inpaint_box"), ("ddnm", "inpaint_box")}
     assert (df.prior == "learned").all() and (df.prior_steps == 3).all() and (df.eps_steps == 3).all()
-    assert df[["sw", "ratio", "prior_loss", "eps_loss"]].map(math.isfinite).all().all()
+    assert df[["sw", "ratio", "prior_loss"]].map(math.isfinite).all().all()
+    assert df.loc[df.task != "prior", "eps_loss"].map(math.isfinite).all()  # each task's own EPS network
     nets = sorted(p for p in (tmp_path / "learned.nets").rglob("*.pt"))
-    assert [p.stem.split("-")[0] for p in nets] == ["eps", "prior"]
+    assert [p.stem.split("-")[0] for p in nets] == ["eps", "eps", "prior"]  # one EPS network per task
     before = {p: p.read_bytes() for p in nets}
     gmm_bench.main(["--prior", "learned", "--methods", "eps@4", "--tasks", "sr4,inpaint_box", *TINY,
                     "--out", str(tmp_path / "again.csv")])
@@ -40,6 +41,7 @@ def test_cache_key_names_everything_that_defines_a_network():
     gmm, other = (random_gmm((1, 8, 8), generator=torch.Generator().manual_seed(s)) for s in (0, 1))
     budget = LearnedBudget()
     prior, eps = train_configs(budget, ["sr4"], 0.05, seed=0)
+    assert train_configs(budget, ["sr4"], 0.05, seed=0, kind="palette")[1].conditioning == "observation"
     key = cache_key(gmm, 7, budget.num_train, prior, eps)
     assert key == cache_key(gmm, 7, budget.num_train, *train_configs(budget, ["sr4"], 0.05, seed=0))
     changed = [cache_key(other, 7, budget.num_train, prior, eps), cache_key(gmm, 8, budget.num_train, prior, eps),
@@ -59,5 +61,29 @@ def test_learned_prior_options_are_checked():
         gmm_bench.check_prior("exact", [("eps", [20])], "edm")
     with pytest.raises(ValueError, match="cannot run eps_trained"):
         gmm_bench.check_prior("learned", [("eps", [20]), ("eps_trained", [20])], "edm")
+    with pytest.raises(ValueError, match="cannot run palette"):
+        gmm_bench.check_prior("analytic", [("palette", [20])], "edm")
+    with pytest.raises(ValueError, match="LO:HI"):
+        parse_bands("0.1-2")
+    with pytest.raises(ValueError, match="0 < LO < HI"):
+        parse_bands("2:0.1")
+    assert parse_bands("0.1:2, 10:80") == [(0.1, 2.0), (10.0, 80.0)]
+
+
+def test_learned_palette_and_band_attribution(tmp_path):
+    """Palette per task on the same learned prior and budget; the band tool: a band covering every noise level the
+    sampler visits is the learned EPS row (learned inside) and the exact EPS row (exact inside), bitwise, on the
+    same noise streams."""
+    out = tmp_path / "learned.csv"
+    gmm_bench.main(["--prior", "learned", "--methods", "eps@4,palette@4", "--tasks", "sr4", *TINY,
+                    "--hybrid-bands", "0.001:100,5:6", "--out", str(out)])
+    df = pd.read_csv(out).set_index("method")
+    assert {"palette", "eps_learned_in[0.001,100]", "eps_exact_in[0.001,100]", "eps_learned_in[5,6]"} <= set(df.index)
+    assert math.isfinite(df.loc["palette", "palette_loss"]) and math.isfinite(df.loc["eps", "eps_loss"])
+    assert df.loc["eps_learned_in[0.001,100]", "sw"] == df.loc["eps", "sw"]
+    exact = tmp_path / "exact.csv"
+    gmm_bench.main(["--methods", "eps@4", "--tasks", "sr4", *TINY[10:], "--out", str(exact)])
+    assert pd.read_csv(exact).set_index("method").loc["eps", "sw"] == pytest.approx(
+        df.loc["eps_exact_in[0.001,100]", "sw"], rel=1e-9)
     with pytest.raises(ValueError, match="must be edm"):
         gmm_bench.check_prior("learned", [("eps", [20])], "vp")

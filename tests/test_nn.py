@@ -60,12 +60,15 @@ def test_edm_preconditioning_constants():
     torch.testing.assert_close(net.model.c_noise, sigma.log() / 4)
 
 
-@pytest.mark.parametrize("conditioning, channels", [("operator", 9), ("pixel", 6)])
+@pytest.mark.parametrize("conditioning, channels", [("observation", 3), ("operator", 9), ("pixel", 6), ("certainty", 3),
+                                                    ("none", 0)])
 def test_eps_finetune_step0_is_pretrained_denoiser_at_the_pivot(tmp_path, conditioning, channels):
+    """The paper's widened first convolution ([mu_star, observation image], App. B) and the project's options: the
+    zero-initialised channels make step 0 exactly the pretrained denoiser at the pivot (bitwise)."""
     prior = perturbed(build_network(UNetConfig(**TINY)))
     save_network(prior, tmp_path / "prior.pt")
     eps_net = build_model(TrainConfig(kind="eps", init=str(tmp_path / "prior.pt"), conditioning=conditioning), (3, 8, 8))
-    assert eps_net.model.config.cond_channels == channels
+    assert eps_net.model.config.cond_channels == channels and eps_net.model.config.conditioning == conditioning
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(4, 3, 8, 8, generator=g) * 2 - 1
     for task in ("inpaint_random", "deblur_motion", "sr4"):

@@ -1,5 +1,5 @@
-"""Palette: the backbone sampler with the conditional denoiser, counted NFE, clear error without a network, the
-released conditioning (the degraded image) and fine-tuning from the prior."""
+"""Palette: the backbone sampler with the conditional denoiser, counted NFE, clear error without a network, the EPS
+paper's conditioning (the observation image) and the released one (the degraded image), fine-tuning from the prior."""
 import pytest
 import torch
 
@@ -53,15 +53,48 @@ def test_degraded_image_is_the_released_conditioning():
     assert up.shape == x0.shape and torch.allclose(sr.A(up), y, atol=1e-12)  # A A^+ y = y (A has full row rank)
 
 
-def test_palette_finetune_step0_is_the_prior_denoiser(tmp_path):
+@pytest.mark.parametrize("conditioning", ["observation", "degraded"])
+def test_palette_samples_with_the_conditioning_it_was_trained_on(conditioning):
+    """The network's saved conditioning decides what it is fed: a recording network sees exactly the observation
+    image (the EPS paper's Palette) or the degraded image drawn first from the sampling generator (Saharia)."""
+    from eps.nn.conditioning import observation_image
+
+    seen = []
+
+    class Recording(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            self.model = net.model
+
+        def forward(self, x, sigma, cond, class_labels=None):
+            seen.append(cond.clone())
+            return self.net(x, sigma, cond, class_labels=class_labels)
+
+    palette = build_network(UNetConfig(**TINY, cond_channels=3, conditioning=conditioning))
+    prior = NetworkPrior(build_network(UNetConfig(**TINY)), palette_net=Recording(palette))
+    assert prior.palette_conditioning == conditioning
+    g = torch.Generator().manual_seed(0)
+    op = make_operator("inpaint_random", (3, 8, 8), 2, g)
+    y = op.measure(torch.rand(2, 3, 8, 8, generator=g) * 2 - 1, 0.05, g)
+    with torch.no_grad():
+        get_method("palette", solver="euler").run(Problem(op, y, 0.05), prior, nfe=3,
+                                                  generator=torch.Generator().manual_seed(5))
+    expected = observation_image(op, y) if conditioning == "observation" else \
+        degraded_image(op, y, torch.Generator().manual_seed(5))
+    assert len(seen) == 3 and all(torch.equal(c, expected) for c in seen)
+
+
+@pytest.mark.parametrize("conditioning", ["observation", "degraded"])
+def test_palette_finetune_step0_is_the_prior_denoiser(tmp_path, conditioning):
     """Fine-tuned from the prior like EPS: the zero-initialised condition channels make step 0 the prior."""
     prior = build_network(UNetConfig(**TINY))
     with torch.no_grad():
         for p in prior.parameters():
             p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
     save_network(prior, tmp_path / "prior.pt")
-    net = build_model(TrainConfig(kind="palette", init=str(tmp_path / "prior.pt")), (3, 8, 8))
-    assert net.model.config.cond_channels == 3
+    net = build_model(TrainConfig(kind="palette", init=str(tmp_path / "prior.pt"), conditioning=conditioning), (3, 8, 8))
+    assert net.model.config.cond_channels == 3 and net.model.config.conditioning == conditioning
     g = torch.Generator().manual_seed(2)
     x, cond = torch.randn(4, 3, 8, 8, generator=g), torch.randn(4, 3, 8, 8, generator=g)
     sigma = torch.tensor([0.1, 1.0, 5.0, 30.0])

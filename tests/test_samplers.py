@@ -116,6 +116,23 @@ def test_one_nfe_is_the_posterior_mean():
     assert (x.reshape(64, -1).mean(0) - mean).abs().max() < 3e-3
 
 
+def test_mean_of_j_samples_is_their_average_with_j_times_the_nfe():
+    """D.6's posterior mean from samples: ``mean_of = J`` equals the average of J runs drawn in sequence from the same
+    generator (bitwise up to the order of the sum), and counts J x nfe network calls."""
+    shape = (1, 8, 8)
+    gmm = random_gmm(shape, generator=generator(5))
+    op = make_operator("inpaint_random", shape, 1, generator(6)).to(dtype=torch.float64)
+    y = op.measure(gmm.sample(1, generator(7)), 0.05, generator(8))
+    problem = Problem(op, y.expand(2, *y.shape[1:]), 0.05)
+    mean = get_method("eps", mean_of=3, solver="euler").run(problem, gmm, 4, generator(9))
+    g = generator(9)
+    runs = [get_method("eps", solver="euler").run(problem, gmm, 4, g).x for _ in range(3)]
+    torch.testing.assert_close(mean.x, (runs[0] + runs[1] + runs[2]) / 3, rtol=0, atol=1e-12)
+    assert mean.nfe == 3 * 4
+    with pytest.raises(ValueError, match="mean_of"):
+        get_method("eps", mean_of=0)
+
+
 def test_eps_is_exact_on_gmm_for_every_interpolant(tmp_path):
     """EPS with the analytic D_Sigma reaches the exact posterior from EDM, VP and flow interpolants."""
     df = pd.concat([gmm_bench.run([("eps", [60])], ["inpaint_box", "deblur_motion"], [0], (1, 6, 6), 0.05, 600,

@@ -173,3 +173,34 @@ def test_conditional_kinds_see_the_whole_sampler_range():
     odd = wide[1::2].log()
     assert odd.min() >= math.log(SIGMA_MIN) - 1e-6 and odd.max() <= math.log(SIGMA_MAX) + 1e-6
     assert abs(odd.mean() - (math.log(SIGMA_MIN) + math.log(SIGMA_MAX)) / 2) < 0.1 and (wide > 40).float().mean() > 0.02
+
+
+def test_ema_rampup_is_edms_schedule_in_images():
+    """EDM training_loop.py: half-life in images min(halflife_kimg 1000, ratio cur_nimg), beta = 0.5^(batch / it),
+    cur_nimg the images seen before the step; ema_beta takes the same in steps (brute force over a run)."""
+    from eps.training.loop import ema_beta
+
+    batch, halflife_images, ratio = 64, 3200.0, 0.05
+    for k in range(0, 3000, 7):
+        nimg = k * batch
+        h = min(halflife_images, ratio * nimg)
+        expected = 0.5 ** (batch / h) if h > 0 else 0.0
+        assert math.isclose(ema_beta(k, halflife_images / batch, ratio), expected, rel_tol=1e-12, abs_tol=1e-300)
+    assert ema_beta(0, 50.0) == 0.1 and ema_beta(10**6, 50.0) == 0.5 ** (1 / 50)  # the project's ramp (no ratio)
+
+
+def test_budgets_in_images_convert_to_steps(tmp_path):
+    """eps train --images / --lr-rampup-images / --ema-halflife-images: steps at the global batch (rounded up)."""
+    from eps.training.cli import main, steps_of
+
+    assert steps_of(12_800_000, 512) == 25_000 and steps_of(100, 32) == 4 and steps_of(96, 32) == 3
+    data = tmp_path / "train.zip"
+    write_image_zip(((IMAGES.permute(0, 2, 3, 1) + 1) * 127.5).round().to(torch.uint8).numpy(), data)
+    out = tmp_path / "prior.pt"
+    assert main(["--kind", "prior", "--data", str(data), "--out", str(out), "--images", "20", "--batch", "4",
+                 "--lr-rampup-images", "8", "--ema-halflife-images", "6", "--ema-rampup", "0.05",
+                 "--model-channels", "8", "--channel-mult", "1,2", "--attn-resolutions", ""]) == 0
+    saved = torch.load(out, weights_only=True)
+    assert saved["step"] == 5 and saved["config"]["steps"] == 5
+    assert saved["config"]["lr_rampup"] == 2 and saved["config"]["ema_halflife"] == 1.5
+    assert saved["config"]["ema_rampup"] == 0.05 and saved["config"]["sigma_draw"] == "lognormal"

@@ -54,8 +54,8 @@ def test_default_dry_run_lists_every_stage(tmp_path):
     # one sampling job per (task, methods entry) writes its shards; the bare sampler timed once per (solver, grid, NFE)
     assert cfg["sample"]["job"] == "method"
     assert all(counts[f"sample_embedded_{m}"] == len(cfg["tasks"]) for m in cfg["methods"])
-    assert counts["evaluate"] == len(cfg["tasks"]) and counts["bare_timing"] == 4  # heun 1/20/100, dpmpp2m 20
-    assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 1 + len(cfg["tasks"])  # EPS, Palette per task
+    assert counts["evaluate"] == len(cfg["tasks"]) and counts["bare_timing"] == 5  # euler 1/20/100, dpmpp2m 20, heun 20
+    assert counts["gmm_bench"] == 5 and counts["train_conditional"] == 2 * len(cfg["tasks"])  # EPS, Palette per task
     for rule in ("prepare_embedded", "train_prior", "report", "notebook"):
         assert counts[rule] == 1
 
@@ -81,11 +81,11 @@ def test_paper_dry_run_lists_the_full_paper_job_set(tmp_path):
         for dataset in ("ffhq64", "imagenet64"):
             assert f"runs/paper/samples/{dataset}/deblur_motion/{method}/nfe" in run.stdout
     assert "runs/paper/metrics/imagenet64/deblur_motion.summary.csv" in run.stdout
-    # the planned training, as an estimate from the config's stated throughput: 2 datasets x (EPS + 5 Palette)
+    # the planned training, as an estimate from the config's stated throughput: 2 datasets x 5 tasks x (EPS, Palette)
     from eps.workflow_plan import training_estimate
 
-    assert counts["train_conditional"] == 12 and training_estimate(cfg) in run.stderr
-    assert "training estimate (not measured): 13 networks" in run.stderr  # + the FFHQ-64 prior (200 Mimg)
+    assert counts["train_conditional"] == 20 and training_estimate(cfg) in run.stderr
+    assert "training estimate (not measured): 21 networks" in run.stderr  # + the FFHQ-64 prior (200 Mimg)
 
 
 def test_select_runs_only_the_named_cells_with_targets_before_the_configfile(tmp_path):
@@ -112,7 +112,7 @@ def test_slurm_profile_dry_run(tmp_path):
     run = snakemake(workdir(tmp_path), "-n", "-p", "--profile", "workflow/profiles/slurm", "--configfile",
                     "config/paper.yaml")
     assert run.returncode == 0, run.stderr
-    assert "torchrun --standalone --nproc_per_node=8 -m eps.training.cli --kind eps" in run.stdout
+    assert "torchrun --standalone --nproc_per_node=4 -m eps.training.cli --kind eps" in run.stdout
     # ImageNet-64: EDM's published class-conditional ADM, converted, with the true class of every image; FFHQ-64:
     # a DDPM++ prior trained here from scratch (EDM's FFHQ-64 recipe) on the split without the test images
     net = "edm-imagenet-64x64-cond-adm"
@@ -143,9 +143,9 @@ def test_slurm_profile_dry_run(tmp_path):
             "--class-labels none ") in run.stdout
     assert ("--folders downloads/imagenet/train downloads/imagenet/val --select "
             "'{\"test\": {\"first_per_folder\": 1, \"folder_stride\": 10}}' --class-labels folders ") in run.stdout
-    # training draws operators with the configured task parameters (those eps sample uses)
+    # training draws operators with the configured task parameters (those eps sample uses), one network per task
     gauss = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["tasks"]["deblur_gauss"]
-    assert f"--task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}, " in run.stdout
+    assert f"--tasks deblur_gauss --task-params '{{\"deblur_gauss\": {json.dumps(gauss, sort_keys=True)}}}'" in run.stdout
 
 
 def one_line_error(run: subprocess.CompletedProcess) -> str:
@@ -213,8 +213,8 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
     assert points.loc["eps_more", ["series", "steps"]].tolist() == ["eps", 4]
     assert pd.isna(points.loc["dps", "steps"]) and points.loc["palette", "steps"] == 2
     models = cwd / "runs" / "tiny" / "models" / "embedded"
-    assert torch.load(models / "eps_more.pt", weights_only=False)["step"] == 4
-    rows = pd.read_csv(next(models.glob("eps_more.pt.*.log.csv")))
+    assert torch.load(models / "eps_more_sr4.pt", weights_only=False)["step"] == 4
+    rows = pd.read_csv(next(models.glob("eps_more_sr4.pt.*.log.csv")))
     assert rows["step"].tolist() == [3, 4]  # resumed from eps's finished state, not trained anew
 
     summary = pd.read_csv(report / "summary.csv")
@@ -256,3 +256,49 @@ def test_snakemake_report(tiny_run):
     run = snakemake(cwd, "--configfile", "config/tiny.yaml", "--report", "report.html")
     assert run.returncode == 0, run.stderr[-2000:]
     assert (cwd / "report.html").stat().st_size > 10_000
+
+
+# The EPS paper's ablation tables as config overlays (config/ablation_*.yaml): overlay -> (rows the dry run must
+# list at paper scale, train_conditional jobs at paper scale beyond the main table's 2 datasets x 5 tasks x 2 kinds).
+ABLATIONS = {
+    "inputs": (["eps_in_mu/nfe100", "eps_in_mu_sigma/nfe100"], 2 * 5 * 2),
+    "zeroshot": (["eps_zeroshot/nfe100"], 0),
+    "amortized": (["eps_amortized/nfe100", "eps_amortized_160k/nfe100"], 2 * 2),
+    "posterior_mean": (["eps_mean10/nfe100", "palette/nfe1"], 0),
+    "extreme": (["inpaint_random/eps/nfe100", "sr4/eps/nfe100"], 0),
+    "mask_density": (["inpaint_random/palette/nfe100"], 0),
+}
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_ablation_configs_dry_run_at_paper_scale(tmp_path, ablation):
+    """Every ablation overlay validates and plans at paper scale: its rows and extra networks are listed."""
+    cwd = workdir(tmp_path)
+    rows, extra_networks = ABLATIONS[ablation]
+    paper = snakemake(cwd, "-n", "--configfile", "config/paper.yaml", f"config/ablation_{ablation}.yaml")
+    assert paper.returncode == 0, paper.stderr
+    assert job_counts(paper.stdout)["train_conditional"] == 2 * 5 * 2 + extra_networks
+    for row in rows:
+        pattern = rf"samples/imagenet64/\w+/{row}" if row.count("/") == 1 else rf"samples/imagenet64/{row}"
+        assert re.search(pattern, paper.stdout), row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ablation", sorted(ABLATIONS))
+def test_ablation_configs_dry_run_at_embedded_scale(tmp_path, ablation):
+    """The same overlays scaled down on the embedded default (budgets relative to train.<kind>)."""
+    cwd = workdir(tmp_path)
+    embedded = snakemake(cwd, "-n", "--configfile", "config/default.yaml", f"config/ablation_{ablation}.yaml")
+    assert embedded.returncode == 0, embedded.stderr
+    assert job_counts(embedded.stdout)["train_conditional"] == 5 * 2 + ABLATIONS[ablation][1] // 2
+
+
+def test_mask_density_networks_train_at_70_percent(tmp_path):
+    """D.9: evaluated at 90% missing, the networks train at 70% (their own task_params)."""
+    cwd = workdir(tmp_path)
+    run = snakemake(cwd, "-n", "-p", "--configfile", "config/default.yaml", "config/ablation_mask_density.yaml")
+    assert run.returncode == 0, run.stderr
+    trains = re.findall(r"--kind (eps|palette) .*?--tasks inpaint_random --task-params '([^']*)'", run.stdout)
+    assert sorted(k for k, _ in trains) == ["eps", "palette"]
+    assert all(json.loads(p) == {"inpaint_random": {"missing": 0.7}} for _, p in trains)
+    assert "runs/ablation_mask90/samples/embedded/inpaint_random/eps/nfe100" in run.stdout

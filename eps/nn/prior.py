@@ -1,11 +1,12 @@
 """A network-backed :class:`eps.methods.Prior`: the unconditional, EPS and Palette denoisers from checkpoints.
 
     denoise(x~, sigma)                 D_theta(x~; sigma)                            unconditional EDM denoiser
-    denoise_pivot(pivot)               D_theta(mu_star; sigma, [x_y, c, r])          EPS network (eps.nn.conditioning;
-                                                                                      [x_y, c] for a "pixel" network;
-                                                                                      per-direction c_skip, c_out for an
-                                                                                      "anisotropic" one, eps.nn.anisotropic)
-    denoise_palette(x~, sigma, cond)   D_theta(x~; sigma, x_y)                       Palette network
+    denoise_pivot(pivot)               D_theta(mu_star; sigma, observation image)    EPS network (eps.nn.conditioning:
+                                                                                      its saved conditioning, e.g.
+                                                                                      [x_y, c, r]; per-direction c_skip,
+                                                                                      c_out for an "anisotropic" one)
+    denoise_palette(x~, sigma, cond)   D_theta(x~; sigma, cond)                      Palette network (cond: palette_condition
+                                                                                      with ``palette_conditioning``)
 
 Gradients flow through ``denoise`` (the parameters are frozen, inputs are not), as DPS-style baselines need.
 
@@ -45,8 +46,8 @@ class NetworkPrior:
             if other is not None and other.model.config.img_resolution != cfg.img_resolution:
                 raise ValueError(f"{what} network resolution {other.model.config.img_resolution} does not match "
                                  f"the prior's {cfg.img_resolution}")
-        self.condition = None if eps_net is None else condition_for(
-            conditioning_of(eps_net.model.config.cond_channels, cfg.in_channels))
+        self.condition = None if eps_net is None else condition_for(conditioning_of(eps_net.model.config))
+        self.palette_conditioning = None if palette_net is None else conditioning_of(palette_net.model.config)
 
     @property
     def label_dim(self) -> int:

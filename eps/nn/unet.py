@@ -39,6 +39,7 @@ class UNetConfig:
     out_channels: int = 3
     cond_channels: int = 0  # extra conditioning channels through the zero-initialised ``cond_conv``
     precond: str = "edm"  # how an EPS network's output is read (eps.nn.anisotropic.PRECONDS): saved with it
+    conditioning: str = ""  # what cond_conv reads (eps.nn.conditioning); "" = unconditional, or an older file
     model_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2, 2)
     channel_mult_emb: int = 4

@@ -2,6 +2,11 @@
 
     eps train --kind prior --data data/embedded-16/train.zip --out weights/prior.pt --steps 600
     eps train --kind eps --data ... --init weights/prior.pt --out weights/eps.pt        (fine-tune EPS)
+    eps train --kind eps --tasks sr4 --images 12800000 --batch 512 --lr 1e-4 --lr-rampup-images 12000000 \
+              --ema-halflife-images 500000 --ema-rampup 0.05 ...                       (the EPS paper's App. B stack)
+
+Budgets may be given in images (``--images``, ``--lr-rampup-images``, ``--ema-halflife-images``, as EDM and the
+EPS paper state them) or in steps; images convert to steps at the global batch (:func:`steps_of`).
     torchrun --nproc_per_node 2 -m eps.training.cli --kind prior ...                      (data parallel)
 
 Re-running the same command after an interruption resumes from ``--out``.
@@ -18,6 +23,11 @@ import torch.distributed as dist
 from ..io import check_writable
 from ..parsers import build
 from .trainer import TrainConfig, train
+
+
+def steps_of(images: int, batch: int) -> int:
+    """Optimizer steps that see ``images`` training images at global batch ``batch`` (rounded up)."""
+    return -(-int(images) // int(batch))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         dist.init_process_group("nccl" if device != "cpu" else "gloo")
     elif torch.cuda.is_available():
         device = "cuda"
-    cfg = TrainConfig(kind=a.kind, data=a.data, init=a.init, steps=a.steps, batch=a.batch, lr=a.lr,
-                      lr_rampup=a.lr_rampup, ema_halflife=a.ema_halflife, seed=a.seed, sigma_y=a.sigma_y,
-                      tasks=a.tasks,
+    steps = steps_of(a.images, a.batch) if a.images else a.steps
+    lr_rampup = round(a.lr_rampup_images / a.batch) if a.lr_rampup_images is not None else a.lr_rampup
+    ema_halflife = a.ema_halflife_images / a.batch if a.ema_halflife_images else a.ema_halflife
+    cfg = TrainConfig(kind=a.kind, data=a.data, init=a.init, steps=steps, batch=a.batch, lr=a.lr,
+                      lr_rampup=lr_rampup, ema_halflife=ema_halflife, ema_rampup=a.ema_rampup, seed=a.seed,
+                      sigma_y=a.sigma_y, sigma_draw=a.sigma_draw, tasks=a.tasks,
                       task_params=params, ckpt_every=a.ckpt_every, class_labels=a.class_labels, device=device,
                       conditioning=a.conditioning, precond=a.precond,
                       net={} if a.init else dict(model_channels=a.model_channels, channel_mult=a.channel_mult,

@@ -6,7 +6,16 @@ the update equals the single-process one with the same global batch, and the run
 the seed and the state, so resuming from a checkpoint continues the exact same sequence.
 
     lr_k   = lr min(1, (k + 1) / lr_rampup)                                    (EDM's linear ramp-up)
-    ema_k  = beta ema_{k-1} + (1 - beta) theta_k,  beta = min(0.5^(1/halflife), (k + 1) / (k + 10))
+    ema_k  = beta_k ema_{k-1} + (1 - beta_k) theta_k
+
+    beta_k = 0.5^(1 / min(halflife, ema_rampup k))                 with ``ema_rampup`` (EDM's ramp-up ratio, Karras
+                                                                   et al. 2022 training_loop.py: half-life in images
+                                                                   min(ema_halflife_kimg 1000, ratio cur_nimg), here
+                                                                   in steps: cur_nimg = k batch; beta_0 = 0)
+    beta_k = min(0.5^(1/halflife), (k + 1) / (k + 10))             without (this project's earlier ramp)
+
+with ``k`` the number of steps taken before this one, the half-life in steps (``eps train`` converts the budgets
+in images: App. B of the EPS paper states the EDM stack, half-life 500 kimg and ratio 0.05).
 """
 from __future__ import annotations
 
@@ -19,8 +28,6 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from ..nn.conditioning import eps_condition
-from ..posterior import Pivot
 from .objectives import denoising_loss, network_inputs
 
 Tensor = torch.Tensor
@@ -51,22 +58,31 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+def ema_beta(step: int, halflife: float, rampup: float | None = None) -> float:
+    """``beta_k`` of the module doc (``step`` = k, ``halflife`` in steps, ``rampup`` EDM's ratio or None)."""
+    if rampup is None:
+        return min(0.5 ** (1.0 / halflife), (step + 1) / (step + 10))
+    h = min(halflife, rampup * step)
+    return 0.5 ** (1.0 / h) if h > 0 else 0.0
+
+
 @torch.no_grad()
-def update_ema(ema: torch.nn.Module, net: torch.nn.Module, step: int, halflife: float) -> None:
-    beta = min(0.5 ** (1.0 / halflife), (step + 1) / (step + 10))
+def update_ema(ema: torch.nn.Module, net: torch.nn.Module, step: int, halflife: float,
+               rampup: float | None = None) -> None:
+    beta = ema_beta(step, halflife, rampup)
     for p_ema, p in zip(ema.parameters(), net.parameters()):
         p_ema.lerp_(p.detach(), 1 - beta)
 
 
 def run_steps(state: TrainState, images: Tensor, until: int, *, kind: str, batch: int, lr: float, lr_rampup: int,
               ema_halflife: float, sigma_y: float = 0.05, tasks={}, device="cpu",
-              condition: Callable[[Pivot], Tensor] = eps_condition, precond: str = "edm",
-              on_step: Callable[[TrainState, float], None] | None = None,
+              conditioning: str = "observation", precond: str = "edm", sigma_draw: str = "lognormal",
+              ema_rampup: float | None = None, on_step: Callable[[TrainState, float], None] | None = None,
               labels: Tensor | None = None) -> TrainState:
     """Train ``state`` on ``images`` (``(N, C, H, W)`` in [-1, 1], on the CPU) up to step ``until``;
     ``tasks`` maps each operator task drawn (kinds eps, palette) to its parameters; ``labels`` (one class
-    index per image) enter a class-conditional network as one-hot vectors; ``precond`` is the EPS network's
-    (eps.nn.anisotropic: its training target)."""
+    index per image) enter a class-conditional network as one-hot vectors; ``conditioning``, ``precond`` and
+    ``sigma_draw`` are those of :func:`eps.training.objectives.network_inputs`."""
     rank, world_size = world()
     if batch % world_size:
         raise ValueError(f"batch {batch} is not divisible by the number of processes {world_size}")
@@ -77,7 +93,8 @@ def run_steps(state: TrainState, images: Tensor, until: int, *, kind: str, batch
         index = torch.randint(len(images), (batch,), generator=state.generator)
         x0 = images[index]
         c = None if labels is None else F.one_hot(labels[index].long(), state.net.model.config.label_dim).float()
-        x_in, sigma, cond, target = network_inputs(kind, x0, state.generator, sigma_y, tasks, condition, precond)
+        x_in, sigma, cond, target = network_inputs(kind, x0, state.generator, sigma_y, tasks, conditioning, precond,
+                                                   sigma_draw)
         to = lambda t: None if t is None else t[local].to(device)  # noqa: E731  (this rank's slice)
         for group in state.optimizer.param_groups:
             group["lr"] = lr * min(1.0, (state.step + 1) / max(lr_rampup, 1))
@@ -85,7 +102,7 @@ def run_steps(state: TrainState, images: Tensor, until: int, *, kind: str, batch
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         state.optimizer.step()
-        update_ema(state.ema, state.net, state.step, ema_halflife)
+        update_ema(state.ema, state.net, state.step, ema_halflife, ema_rampup)
         state.step += 1
         if on_step is not None:
             value = loss.detach()
@@ -96,4 +113,4 @@ def run_steps(state: TrainState, images: Tensor, until: int, *, kind: str, batch
     return state
 
 
-__all__ = ["TrainState", "new_state", "run_steps", "update_ema", "world"]
+__all__ = ["TrainState", "new_state", "run_steps", "ema_beta", "update_ema", "world"]

@@ -27,12 +27,12 @@ from ..io import atomic_path, file_sha256, save_torch
 from ..data import read_image_zip
 from ..nn.checkpoint import TRAIN_FORMAT, build_network, load_network, network_from_state, read_checkpoint
 from ..nn.anisotropic import check_precond
-from ..nn.conditioning import CONDITIONINGS, check_conditioning, condition_for
+from ..nn.conditioning import CONDITIONINGS, check_conditioning, check_palette_conditioning
 from ..nn.unet import UNetConfig
 from ..operators import TASKS, check_task, task_params
 from ..progress import Progress
 from .loop import TrainState, new_state, run_steps, world
-from .objectives import check_kind
+from .objectives import check_kind, check_sigma_draw
 
 LOG_COLUMNS = ("step", "loss", "lr", "images_per_sec", "seconds")
 RESUMABLE_CHANGES = ("steps", "ckpt_every", "device")
@@ -48,8 +48,9 @@ class TrainConfig:
     steps: int = 1000
     batch: int = 32
     lr: float = 1e-3
-    lr_rampup: int = 100
-    ema_halflife: float = 50.0  # in steps
+    lr_rampup: int = 100  # steps (eps train --lr-rampup-images converts EDM's budget in images)
+    ema_halflife: float = 50.0  # in steps (eps train --ema-halflife-images converts)
+    ema_rampup: float | None = None  # EDM's EMA ramp-up ratio (0.05 in the EPS paper's App. B); None: (k+1)/(k+10)
     seed: int = 0
     sigma_y: float = 0.05
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
@@ -58,12 +59,19 @@ class TrainConfig:
     class_labels: str = "none"  # "true_label": each training image's class (zip labels) for a class-conditional net
     device: str = "cpu"
     net: dict = field(default_factory=dict)
-    conditioning: str = "operator"  # EPS conditioning (eps.nn.conditioning.CONDITIONINGS); "pixel" = the old [x_y, c]
+    conditioning: str = "observation"  # eps: CONDITIONINGS, palette: PALETTE_CONDITIONINGS (eps.nn.conditioning)
     precond: str = "edm"  # EPS preconditioning (eps.nn.anisotropic.PRECONDS); saved in the network's config
+    sigma_draw: str = "lognormal"  # EDM's log-normal (the paper); "wide": half log-uniform (eps.training.objectives)
 
     def __post_init__(self):
         check_kind(self.kind)
-        check_conditioning(self.conditioning)
+        if self.kind == "palette":
+            check_palette_conditioning(self.conditioning)
+        else:
+            check_conditioning(self.conditioning)
+        check_sigma_draw(self.sigma_draw)
+        if self.ema_rampup is not None and not self.ema_rampup > 0:
+            raise ValueError(f"ema_rampup must be a positive ratio (or None), got {self.ema_rampup}")
         if check_precond(self.precond) != "edm" and self.kind != "eps":
             raise ValueError(f"--precond {self.precond} is for EPS networks (kind 'eps'), not {self.kind!r}")
         self.tasks = [check_task(t) for t in self.tasks]
@@ -92,9 +100,16 @@ def resolve_task_params(tasks: list[str], overrides: dict) -> dict[str, dict]:
     return {t: task_params(t, **overrides.get(t, {})) for t in tasks}
 
 
-def cond_channels(kind: str, channels: int, conditioning: str = "operator") -> int:
-    """EPS: measurement image, certainty map (and certainty response); Palette: the degraded image; prior: none."""
-    return {"prior": 0, "eps": CONDITIONINGS[conditioning] * channels, "palette": channels}[kind]
+def cond_channels(kind: str, channels: int, conditioning: str = "observation") -> int:
+    """EPS: its conditioning's channels (the observation image, or [x_y, c(, r)]); Palette: one image; prior: none."""
+    return {"prior": 0, "eps": CONDITIONINGS[conditioning] * channels if kind == "eps" else 0,
+            "palette": channels}[kind]
+
+
+def network_fields(cfg: TrainConfig, channels: int) -> dict:
+    """The network-config fields a training kind sets: conditioning channels, what they hold, the preconditioning."""
+    return {"cond_channels": cond_channels(cfg.kind, channels, cfg.conditioning),
+            "conditioning": cfg.conditioning if cfg.kind != "prior" else "", "precond": cfg.precond}
 
 
 def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
@@ -104,15 +119,13 @@ def build_model(cfg: TrainConfig, image_shape) -> torch.nn.Module:
         raise ValueError(f"training images must be square, got {H}x{W}")
     if cfg.init is None:
         net_cfg = UNetConfig.from_dict({**cfg.net, "img_resolution": H, "in_channels": C, "out_channels": C,
-                                        "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning),
-                                        "precond": cfg.precond})
+                                        **network_fields(cfg, C)})
         return build_network(net_cfg)
     prior = load_network(cfg.init)
     pc = prior.model.config
     if (pc.in_channels, pc.img_resolution) != (C, H):
         raise ValueError(f"--init {cfg.init} is a {pc.in_channels}x{pc.img_resolution}px network; data is {C}x{H}px")
-    net = build_network({**pc.to_dict(), "cond_channels": cond_channels(cfg.kind, C, cfg.conditioning),
-                         "precond": cfg.precond})  # the prior's architecture
+    net = build_network({**pc.to_dict(), **network_fields(cfg, C)})  # the prior's architecture
     missing, unexpected = net.load_state_dict(prior.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("model.cond_conv.") for k in missing), (missing, unexpected)
     return net.requires_grad_(True)
@@ -145,11 +158,21 @@ def save_checkpoint(state: TrainState, cfg: TrainConfig, out: Path) -> None:
                  "rng": {"generator": state.generator.get_state(), "torch": torch.get_rng_state(), "cuda": cuda}}, out)
 
 
+def upgraded(saved: dict) -> dict:
+    """A saved training config with what files written before a field existed trained with: EPS conditioning
+    ``pixel`` ([x_y, c]) before ``conditioning`` was saved, half log-uniform sigma (``wide``) before ``sigma_draw``;
+    a Palette file of those versions saved an EPS conditioning and was conditioned on the degraded image."""
+    config = {"conditioning": "pixel", "sigma_draw": "wide", **saved}
+    if config.get("kind") == "palette" and config["conditioning"] not in ("observation", "degraded"):
+        config["conditioning"] = "degraded"
+    return config
+
+
 def resume_state(cfg: TrainConfig, out: Path) -> TrainState:
     """The state saved in ``out``; a mismatch or a damaged file is one error naming it (nothing is written)."""
     saved = read_checkpoint(out, (TRAIN_FORMAT,))
     try:
-        old = asdict(TrainConfig.from_dict({"conditioning": "pixel", **saved["config"]}))  # older files: [x_y, c]
+        old = asdict(TrainConfig.from_dict(upgraded(saved["config"])))
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"checkpoint {out}: unreadable training config: {err}") from err
     new = asdict(cfg)
@@ -256,7 +279,8 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     try:
         run_steps(state, images, cfg.steps, kind=cfg.kind, batch=cfg.batch, lr=cfg.lr, lr_rampup=cfg.lr_rampup,
                   ema_halflife=cfg.ema_halflife, sigma_y=cfg.sigma_y, tasks=cfg.task_params, device=cfg.device,
-                  condition=condition_for(cfg.conditioning), precond=cfg.precond, on_step=on_step, labels=labels)
+                  conditioning=cfg.conditioning, precond=cfg.precond, sigma_draw=cfg.sigma_draw,
+                  ema_rampup=cfg.ema_rampup, on_step=on_step, labels=labels)
     except BaseException:
         if rank == 0 and not out.exists():  # no checkpoint was written: a log of steps that no state holds goes too
             log.unlink(missing_ok=True)
@@ -269,4 +293,4 @@ def train(cfg: TrainConfig, out: str | Path, images: torch.Tensor | None = None,
     return state
 
 
-__all__ = ["TrainConfig", "train", "resolve_task_params", "build_model", "save_checkpoint", "resume_state", "log_path", "cond_channels"]
+__all__ = ["TrainConfig", "train", "resolve_task_params", "build_model", "save_checkpoint", "resume_state", "upgraded", "log_path", "cond_channels"]

@@ -1,8 +1,10 @@
 """Train stage: the unconditional prior (unless published), then the EPS and Palette fine-tunes from it.
 
-One EPS network per dataset, trained on operator draws of every configured task, and one Palette network per
-dataset and task (``eps.workflow_plan.PER_TASK``), both with the configured task parameters (``eps train --tasks --task-params``,
-the parameters ``eps sample`` uses). A ``methods`` entry with its own ``train`` options (e.g. another conditioning)
+One EPS and one Palette network per dataset and task (the EPS paper's main tables, App. B), each trained on operator
+draws of its task with the configured task parameters (``eps train --tasks --task-params``, the parameters ``eps
+sample`` uses; a network's ``task_params`` option overrides them for training only); ``amortized: true`` trains one
+network on every configured task instead (the paper's D.5 ablation). Budgets are ``steps`` or ``images``, as are
+the lr warm-up and the EMA half-life (``eps.workflow_plan``). A ``methods`` entry with its own ``train`` options (e.g. another conditioning)
 samples with its own network, named by the entry (``eps.workflow_plan.networks``); with ``continues: <entry>`` that network is the
 named entry's training run carried on to more steps (its training state copied and resumed: resumption equals an
 uninterrupted run, so the networks of a learning curve are snapshots of one fine-tune).
@@ -17,9 +19,11 @@ TRAIN = f"torchrun --standalone --nproc_per_node={GPUS} -m eps.training.cli" if 
 
 
 def train_flags(stem: str) -> str:
-    """The training options of network ``stem`` as ``eps train`` flags (lists comma-separated)."""
+    """The training options of network ``stem`` as ``eps train`` flags (lists comma-separated; the options the
+    workflow reads itself, ``plan.WORKFLOW_OPTIONS``, are not passed)."""
     return " ".join(f"--{k.replace('_', '-')} {shlex.quote(','.join(map(str, v)) if isinstance(v, list) else str(v))}"
-                    for k, v in plan.training_options(config, stem).items()) + f" --threads {config['threads']}"
+                    for k, v in plan.training_options(config, stem).items() if k not in plan.WORKFLOW_OPTIONS) \
+        + f" --threads {config['threads']}"
 
 
 def continued_model(w) -> dict:
@@ -28,13 +32,14 @@ def continued_model(w) -> dict:
     return {"start": model_file(start, w.dataset, plan.model_tasks(config, w.model)[0])} if start else {}
 
 
-def state_file(output: str, stem: str) -> str:
-    """The resumable state of ``output``, keyed by the hash of everything that shapes the network (this kind's
-    training options, the tasks and their parameters, sigma_y): an interrupted run resumes from it, a changed
+def state_file(output: str, model: str) -> str:
+    """The resumable state of ``output`` (network file ``model``, or ``prior``), keyed by the hash of everything that
+    shapes the network (its training options, the tasks it trains on and their parameters, sigma_y:
+    ``plan.training_identity``): an interrupted run resumes from it, a changed
     config (fewer steps, another lr, ...) starts a new state instead of resuming or keeping a model that is not
     the configured one. The finished state is moved to ``output`` (a rename: atomic), so a later re-run of the
     rule always trains afresh; states of abandoned configs may be deleted."""
-    key = config_hash(plan.training_identity(config, stem))[:12]
+    key = config_hash(plan.training_identity(config, model))[:12]
     return f"{output}.{key}.state"
 
 
@@ -69,9 +74,9 @@ rule train_conditional:
         flags=lambda w: train_flags(MODELS[w.model]),
         start=lambda w, input: shlex.quote(input.start if "start" in input.keys() else ""),  # '' when none
         tasks=lambda w: ",".join(plan.model_tasks(config, w.model)),
-        task_params=lambda w: as_json({t: config["tasks"][t] for t in plan.model_tasks(config, w.model)}),
+        task_params=lambda w: as_json(plan.training_tasks(config, w.model)),
         labels=lambda w: class_labels(w.dataset),  # both fine-tuned from the backbone: its class inputs
-        state=lambda w, output: state_file(output[0], MODELS[w.model]),
+        state=lambda w, output: state_file(output[0], w.model),
     resources:
         gpu=GPUS if config["device"] == "cuda" else 0,
     log:
