@@ -94,7 +94,17 @@ def test_exact_measurements_pass_through(task):
     C_skip, C_out = direction_coefficients(pivot.var)
     assert (C_out == 0).any() and torch.equal(C_skip[C_out == 0], torch.ones_like(C_skip[C_out == 0]))
     target = anisotropic_target(pivot, x0)
-    assert torch.isfinite(target).all()
+    assert torch.isfinite(target).all()  # the guard: no 0/0 where C_out = 0
+    # Closed form, dense: at sigma_y = 0, Sigma_star = sigma^2 (I - P) with P = A^+ A the projector onto the measured
+    # row space, so unmeasured directions have EDM's scalars (C_skip = c_skip, C_out = c_out) and their target
+    # component is c_skip mu + c_out (x0 - c_skip mu) / c_out = x0; measured ones keep c_skip mu. Hence
+    # x0_iso = P c_skip mu + (I - P) x0. Round-off: pinv's error ~ u cond(A) (u = 1.1e-16, the smallest nonzero
+    # singular value here is 0.0155 for deblur_gauss: ~1e-14), summed over d = 48 terms: ~1e-12, so TOL = 1e-9.
+    A = op.dense("A")
+    P = torch.linalg.pinv(A) @ A
+    c_skip = edm_coefficients(torch.tensor(2.0, dtype=torch.float64))[0]
+    want = P @ flat(c_skip * pivot.mu_star) + flat(x0) - P @ flat(x0)
+    assert torch.allclose(flat(target), want, rtol=TOL, atol=TOL)
     a = anisotropic_denoised(pivot, torch.zeros_like(x0))
     b = anisotropic_denoised(pivot, torch.ones_like(x0))
     measured = op.V_T(a - b)[(C_out == 0).expand_as(op.V_T(a))]
