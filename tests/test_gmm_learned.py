@@ -1,4 +1,5 @@
 """``eps gmm-bench --prior learned``: the project's networks trained on GMM samples, cached by what defines them."""
+import csv
 import dataclasses
 import math
 
@@ -27,6 +28,14 @@ def test_learned_bench_runs_scores_and_reuses_its_networks(tmp_path):
     assert df.loc[df.task != "prior", "eps_loss"].map(math.isfinite).all()  # each task's own EPS network
     nets = sorted(p for p in (tmp_path / "learned.nets").rglob("*.pt"))
     assert [p.stem.split("-")[0] for p in nets] == ["eps", "eps", "prior"]  # one EPS network per task
+    # The values: ratio = sw / sw_floor (both columns as written; the CSV round trip is exact to ~1e-16, so rel 1e-12);
+    # a loss is the mean of the last 10% of its network's logged steps, i.e. at 3 steps the last logged step's
+    # loss, read here from each network's own training log (written with 6 significant digits, read back as is).
+    assert df.ratio.to_numpy() == pytest.approx((df.sw / df.sw_floor).to_numpy(), rel=1e-12)
+    last = {p: float(list(csv.DictReader(open(p.with_name(p.stem + ".log.csv"))))[-1]["loss"]) for p in nets}
+    assert (df.prior_loss == last[nets[2]]).all()  # one prior network for every row
+    per_task = df[df.task != "prior"].groupby("task").eps_loss
+    assert (per_task.nunique() == 1).all() and sorted(per_task.first()) == sorted([last[nets[0]], last[nets[1]]])
     before = {p: p.read_bytes() for p in nets}
     gmm_bench.main(["--prior", "learned", "--methods", "eps@4", "--tasks", "sr4,inpaint_box", *TINY,
                     "--out", str(tmp_path / "again.csv")])
