@@ -1,6 +1,7 @@
 """Specifications of the training-free baselines on tiny 1x8x8 analytic (Gaussian-mixture) problems."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -144,12 +145,28 @@ def test_unknown_time_grid_and_oversized_grid_are_one_clear_error(gmm):
 
 
 @pytest.mark.parametrize("name", ["dps", "pigdm", "ddnm"])
-def test_edm_grid_is_an_option_of_the_released_grid_baselines(gmm, name):
+def test_edm_grid_is_an_option_of_the_released_grid_baselines(gmm, name, monkeypatch):
+    """The noise levels the prior is called at are the released DDPM grid by default and, with ``time_grid='edm'``,
+    EDM's: both written out here in closed form (numpy, float64; a few operations each: rel 1e-12)."""
     problem = make_problem(gmm, "sr4", 0.05)
-    runs = [get_method(name, **grid).run(problem, gmm, 10, torch.Generator().manual_seed(3))
-            for grid in ({}, {"time_grid": "edm"})]
+    seen, denoise = [], type(gmm).denoise
+
+    def recording(self, x, sigma, *args, **kwargs):
+        seen.append(float(torch.as_tensor(sigma).flatten()[0]))
+        return denoise(self, x, sigma, *args, **kwargs)
+
+    monkeypatch.setattr(type(gmm), "denoise", recording)
+    runs, levels = [], []
+    for grid in ({}, {"time_grid": "edm"}):
+        seen.clear()
+        runs.append(get_method(name, **grid).run(problem, gmm, 10, torch.Generator().manual_seed(3)))
+        levels.append(list(seen))
     assert all(r.nfe == 10 and torch.isfinite(r.x).all() for r in runs)
-    assert not torch.allclose(runs[0].x, runs[1].x)
+    abar = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000))  # the linear-beta DDPM chain
+    released = np.sqrt((1 - abar) / abar)[released_timesteps({"dps": "ddpm"}.get(name, "ddim"), 10)]
+    i, lo, hi, rho = np.arange(10), 0.002 ** (1 / 7), 80.0 ** (1 / 7), 7  # EDM (Karras et al. 2022, eq. 5)
+    assert levels[0] == pytest.approx(list(released), rel=1e-12)
+    assert levels[1] == pytest.approx(list((hi + i / 9 * (lo - hi)) ** rho), rel=1e-12)
 
 
 def test_mpgd_step_size_is_the_released_table_and_the_stated_rule_elsewhere():
