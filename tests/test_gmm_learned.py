@@ -32,7 +32,8 @@ def test_learned_bench_runs_scores_and_reuses_its_networks(tmp_path):
     # a loss is the mean of the last 10% of its network's logged steps, i.e. at 3 steps the last logged step's
     # loss, read here from each network's own training log (written with 6 significant digits, read back as is).
     assert df.ratio.to_numpy() == pytest.approx((df.sw / df.sw_floor).to_numpy(), rel=1e-12)
-    last = {p: float(list(csv.DictReader(open(p.with_name(p.stem + ".log.csv"))))[-1]["loss"]) for p in nets}
+    last = {p: float(list(csv.DictReader(p.with_name(p.stem + ".log.csv").read_text().splitlines()))[-1]["loss"])
+            for p in nets}
     assert (df.prior_loss == last[nets[2]]).all()  # one prior network for every row
     per_task = df[df.task != "prior"].groupby("task").eps_loss
     assert (per_task.nunique() == 1).all() and sorted(per_task.first()) == sorted([last[nets[0]], last[nets[1]]])
