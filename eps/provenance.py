@@ -163,7 +163,7 @@ def staleness(results_path: str | os.PathLike, root: Path = ROOT) -> str:
     except LookupError as err:
         return f"unknown: {err}"
     if not changed:
-        return f"current (code unchanged since {commit[:12]})"
+        return f"current: code unchanged since {commit[:12]}"
     shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
     return f"stale: {len(changed)} declared file(s) changed since {commit[:12]} ({shown}); regenerate: {record['command']}"
 

@@ -29,7 +29,8 @@ def test_notebook_runs_from_its_folder_on_the_committed_results():
     assert len(images) >= 5 + 3  # the five qualitative grids, cost, gmm, frontier (and NFE convergence)
     tables = [o["data"]["text/html"] for o in outputs(nb, "execute_result") + outputs(nb, "display_data")
               if "text/html" in o.get("data", {})]
-    assert any("psnr_paper" in t for t in tables) and any("gmm_all_methods_1x8x8" in str(o) for o in
+    paper = ("psnr_paper", "<th>difference</th>")  # explore.paper_comparison's wide form, or the report's long one
+    assert any(k in t for t in tables for k in paper) and any("gmm_all_methods_1x8x8" in str(o) for o in
                                                          outputs(nb, "display_data"))
     assert not any(">NaN<" in t for t in tables if "<th>lpips</th>" in t)  # no all-empty metric columns
 

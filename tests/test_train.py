@@ -123,8 +123,8 @@ def test_task_params_reach_the_operator_draws():
     from eps.operators import DEFAULTS
     from eps.training.objectives import draw_measurement
     g, x0 = torch.Generator().manual_seed(0), IMAGES[:8]
-    for missing in (0.2, 0.9):
-        op, _ = draw_measurement(x0, {"inpaint_random": {"missing": missing}}, 0.05, g)
+    for missing in (0.2, 0.9):  # training draws use the training density (App. B), not the evaluation one
+        op, _ = draw_measurement(x0, {"inpaint_random": {"missing": 0.7, "train_missing": missing}}, 0.05, g)
         assert abs(float((op.s == 0).float().mean()) - missing) < 0.1
     cfg = config("eps", tasks=["deblur_gauss", "sr4"], task_params={"deblur_gauss": {"kernel_size": 5}})
     assert cfg.task_params == {"deblur_gauss": {**DEFAULTS["deblur_gauss"], "kernel_size": 5}, "sr4": DEFAULTS["sr4"]}
