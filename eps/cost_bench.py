@@ -94,8 +94,7 @@ def bench(problem, prior, method, nfe: int, repeats: int, device: torch.device, 
     ``statistic`` (median or mean) summarises each timing's repeats; ``ratio`` is the ratio of those two figures
     for ``mean`` (the paper's), the median of the per-repeat ratios for ``median``. The bare sampler runs the
     method's solver and grid (a method with its own update rule: the backbone's default), or ``bare_sampler``."""
-    solver, grid = bare_sampler or (getattr(method, "solver", Unconditional.solver), getattr(method, "grid", "auto"))
-    bare = Unconditional(solver=solver, grid=grid)
+    bare = Unconditional(solver=bare_sampler[0], grid=bare_sampler[1]) if bare_sampler else Unconditional.of(method)
     solver = bare.solver
     runs = {"method": lambda: method.run(problem, prior, nfe, generator(0, device)),
             "uncond": lambda: bare.run(problem, prior, nfe, generator(0, device))}

@@ -100,7 +100,7 @@ class BareClock:
         self.measure = not tables
 
     def __call__(self, method: Method, batch: Problem, prior: Prior, nfe: int, g: torch.Generator, what: str) -> float:
-        bare = Unconditional(solver=getattr(method, "solver", Unconditional.solver), grid=getattr(method, "grid", "auto"))
+        bare = Unconditional.of(method)
         key = (bare.solver, bare.grid, int(nfe), batch.batch_size)
         if key not in self.seconds and self.measure:
             with torch.no_grad():  # guarded too: both timings carry the same checks

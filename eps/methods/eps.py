@@ -67,6 +67,12 @@ class Unconditional(BackboneSampler):
         interpolant = prior.interpolant
         return lambda x_t, t: prior.denoise(x_t / interpolant.alpha(t), interpolant.sigma(t))
 
+    @classmethod
+    def of(cls, method) -> "Unconditional":
+        """The bare sampler ``method`` is compared with: its own backbone solver and grid, or the backbone's
+        default for a method with its own update rule."""
+        return cls(solver=getattr(method, "solver", cls.solver), grid=getattr(method, "grid", "auto"))
+
 
 class PivotSampler(BackboneSampler):
     """A backbone sampler whose denoiser is ``pivot_denoiser(problem, prior)`` queried at the pivot."""

@@ -21,12 +21,12 @@ def solver_flag(method):
 
 def bare_sampler(method) -> tuple[str, str]:
     """(solver, grid) of the bare sampler a methods entry is compared with: its own backbone solver and grid, or
-    the backbone's default for a method with its own update rule (eps sample does the same), under the run's
+    the backbone's default for a method with its own update rule (Unconditional.of, as eps sample), under the run's
     protocol (whose backbone solver is a protocol setting, not a per-task one: the first task stands for all)."""
     spec = config["methods"][method]
     sampler, _ = build_method(config["protocol"], registered(method), next(iter(config["tasks"])), spec.get("solver"),
                               spec.get("options", {}))
-    bare = Unconditional(solver=getattr(sampler, "solver", Unconditional.solver), grid=getattr(sampler, "grid", "auto"))
+    bare = Unconditional.of(sampler)
     return bare.solver, bare.grid
 
 
