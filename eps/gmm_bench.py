@@ -18,9 +18,12 @@ record them (empty for methods with their own update rule).
 exact denoisers (eps.gmm_learned: the UNet prior trained with the EDM loss on GMM samples, the EPS networks
 fine-tuned from it with L_EPS, one per task, and, when ``palette`` is benchmarked, one Palette network per task
 with the same budget, all cached under ``--cache``); the exact posterior is the reference as before.
-The rows then also carry the training steps and final losses, and ``method = unconditional, task = prior``
-rows score the learned prior itself: its unconditional samples (at the largest NFE benchmarked) against exact
+The rows then also carry the training steps and final losses (``eps_steps`` and ``eps_loss`` / ``palette_loss`` on
+the rows of the fine-tuned networks), and ``method = unconditional, task = prior`` rows score the learned prior itself: its unconditional samples (at the largest NFE benchmarked) against exact
 prior draws, a measure of the prior error every method using it inherits.
+
+``--eps-steps 200,800,3200`` (learned) is the learning curve: the EPS and Palette networks are fine-tuned (and
+scored) once per budget, from the same prior and training set; the baselines, which use only the prior, run once.
 
 ``--hybrid-bands LO:HI[,LO:HI...]`` (learned) attributes the learned EPS network's error to noise levels: per band,
 ``eps_learned_in[LO,HI]`` runs EPS with the learned pivot denoiser inside the band and the exact one elsewhere, and
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +66,7 @@ COLUMNS = ["method", "task", "seed", "nfe", "nfe_measured", "vjp", "sw", "sw_flo
 PRIORS = ("analytic", "learned")
 NEED_ANALYTIC = {"eps_trained": "trains its own Gaussian experts on exact prior draws"}
 NEED_LEARNED = {"palette": "needs a trained Palette network: run it with --prior learned"}
+FINE_TUNED = ("eps", "palette")  # the methods whose networks are fine-tuned per budget (--eps-steps)
 
 
 def _stream(seed: int, *names: str) -> torch.Generator:
@@ -108,11 +113,14 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
         sigma_y: float, num_samples: int, interpolant: str = "edm", num_projections: int = 500,
         log=print, solver: str | None = None, prior: str = "analytic", budget: LearnedBudget | None = None,
         cache: str | None = None, protocol: str = "eps_paper", grid: str | None = None,
-        bands: list[tuple[float, float]] = ()) -> pd.DataFrame:
+        bands: list[tuple[float, float]] = (), eps_steps: list[int] | None = None) -> pd.DataFrame:
     """The benchmark loop; returns one row per (seed, task, method, nfe) (and, learned, per seed a prior row; per
-    band of ``bands`` the two hybrid EPS rows, module doc). ``protocol`` (eps.protocols) sets the task families and
-    each method's settings per task; ``solver`` overrides the protocol's backbone solver, on sigma ``grid``."""
+    band of ``bands`` the two hybrid EPS rows; per fine-tune budget of ``eps_steps`` (default: ``budget``'s) the EPS,
+    Palette and hybrid rows, module doc). ``protocol`` (eps.protocols) sets the task families and each method's
+    settings per task; ``solver`` overrides the protocol's backbone solver, on sigma ``grid``."""
     check_prior(prior, methods, interpolant)
+    budget = budget or LearnedBudget()
+    eps_steps = list(eps_steps or [budget.eps_steps])
     if bands and (prior != "learned" or "eps" not in dict(methods)):
         raise ValueError("--hybrid-bands attributes the learned EPS network's error: it needs --prior learned and "
                          "eps among --methods")
@@ -130,18 +138,17 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
         x0 = gmm.sample(1, _stream(seed, "x0"))
         common = dict(shape="x".join(map(str, shape)), sigma_y=sigma_y, interpolant=interpolant,
                       num_samples=num_samples, prior=prior, protocol=protocol)
-        priors, info, proj = {t: gmm for t in tasks}, {}, lambda *names: _stream(seed, *names, "projections")  # noqa: E731
+        proj = lambda *names: _stream(seed, *names, "projections")  # noqa: E731
+        # (fine-tune budget, one prior per task, training info) per budget of the learning curve
+        stages = [(None, {t: gmm for t in tasks}, {})]
         if prior == "learned":
-            priors, info = learned_networks(gmm, tasks, sigma_y, seed, budget or LearnedBudget(), cache,
-                                            _stream(seed, "train"), palette="palette" in dict(methods))
-            common.update({k: info[k] for k in ("prior_steps", "eps_steps", "prior_loss")})
-            rows.append(prior_row(gmm, priors[tasks[0]], seed, num_samples, num_projections, common, log,
+            stages = [(steps, *learned_networks(gmm, tasks, sigma_y, seed, replace(budget, eps_steps=steps), cache,
+                                                _stream(seed, "train"), palette="palette" in dict(methods)))
+                      for steps in eps_steps]
+            common.update({k: stages[0][2][k] for k in ("prior_steps", "prior_loss")})
+            rows.append(prior_row(gmm, stages[0][1][tasks[0]], seed, num_samples, num_projections, common, log,
                                   max(n for _, budgets in methods for n in budgets)))
         for task in tasks:
-            losses = {k: info.get(f"{k}_loss", {}).get(task) for k in ("eps", "palette")}
-            runs = [(name, name, budgets, priors[task]) for name, budgets in methods]
-            runs += [(label, "eps", dict(methods).get("eps", []), BandHybrid(priors[task], gmm, band, inside))
-                     for label, band, inside in hybrids]
             g = _stream(seed, task, "operator")
             op = make_operator(task, shape, 1, g, **resolve_task(protocol, task)).to(dtype=torch.float64)
             y = op.measure(x0, sigma_y, g)
@@ -151,18 +158,25 @@ def run(methods: list[tuple[str, list[int]]], tasks: list[str], seeds: list[int]
             mean, cov = mixture_moments(posterior)
             floor = sliced_wasserstein(exact_2, exact, num_projections, proj(task))
             problem = Problem(op, y.expand(num_samples, *y.shape[1:]).clone(), sigma_y)
-            for label, name, budgets, denoisers in runs:
-                for nfe in budgets:
-                    out = instances[name, task].run(problem, denoisers, nfe, _stream(seed, task, name, str(nfe)))
-                    if not torch.isfinite(out.x).all():
-                        raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
-                    rows.append(dict(method=label, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe, vjp=out.vjp,
-                                     **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
-                                     seconds=out.seconds, solver=getattr(instances[name, task], "solver", ""),
-                                     grid=getattr(instances[name, task], "grid", ""), **common,
-                                     **({f"{k}_loss": v for k, v in losses.items()} if prior == "learned" else {})))
-                    log(f"seed {seed} {task:<14} {label:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
-                        f"{out.seconds:6.1f}s")
+            for stage, (steps, priors, info) in enumerate(stages):
+                # the baselines use the fine-tunes' common prior: once; EPS and Palette once per budget
+                runs = [(name, name, budgets, priors[task]) for name, budgets in methods
+                        if stage == 0 or name in FINE_TUNED]
+                runs += [(label, "eps", dict(methods).get("eps", []), BandHybrid(priors[task], gmm, band, inside))
+                         for label, band, inside in hybrids]
+                for label, name, budgets, denoisers in runs:
+                    tuned = {"eps_steps": steps, f"{name}_loss": info[f"{name}_loss"][task]} if name in FINE_TUNED \
+                        and steps else {}
+                    for nfe in budgets:
+                        out = instances[name, task].run(problem, denoisers, nfe, _stream(seed, task, name, str(nfe)))
+                        if not torch.isfinite(out.x).all():
+                            raise FloatingPointError(f"{name} returned non-finite samples on {task} (seed {seed})")
+                        rows.append(dict(method=label, task=task, seed=seed, nfe=nfe, nfe_measured=out.nfe,
+                                         vjp=out.vjp, **score(out.x, exact, floor, mean, cov, num_projections, proj(task)),
+                                         seconds=out.seconds, solver=getattr(instances[name, task], "solver", ""),
+                                         grid=getattr(instances[name, task], "grid", ""), **common, **tuned))
+                        log(f"seed {seed} {task:<14} {label:<12} nfe {out.nfe:>4}  sw/floor {rows[-1]['ratio']:6.2f}  "
+                            f"{out.seconds:6.1f}s" + (f"  ({steps} fine-tune steps)" if tuned else ""))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -183,8 +197,11 @@ def prior_row(gmm, learned, seed: int, num_samples: int, num_projections: int, c
 
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean ``sw / sw_floor`` over seeds, method (and NFE) by task."""
-    table = df.pivot_table(index=["method", "nfe"], columns="task", values="ratio", aggfunc="mean")
+    """Mean ``sw / sw_floor`` over seeds, method (and NFE; with several fine-tune budgets, ``eps_steps``) by task."""
+    index = ["method", "nfe"]
+    if df["eps_steps"].nunique() > 1:
+        df, index = df.assign(eps_steps=df["eps_steps"].map(lambda v: "" if pd.isna(v) else str(int(v)))), [*index, "eps_steps"]
+    table = df.pivot_table(index=index, columns="task", values="ratio", aggfunc="mean")
     return table[[t for t in (*TASKS, "prior") if t in table.columns]]
 
 
@@ -261,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"--methods {a.methods!r} --tasks {a.tasks!r}: name at least one method and one task")
     check_problem(tuple(a.shape), tasks)
     check_writable(a.out, "--out")
-    budget = LearnedBudget(prior_steps=a.prior_steps, eps_steps=a.eps_steps, batch=a.train_batch, lr=a.train_lr,
+    budget = LearnedBudget(prior_steps=a.prior_steps, eps_steps=a.eps_steps[0], batch=a.train_batch, lr=a.train_lr,
                            num_train=a.num_train, conditioning=a.conditioning, precond=a.precond,
                            sigma_draw=a.sigma_draw, per_task=not a.amortized,
                            palette_conditioning=a.palette_conditioning,
@@ -269,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = a.cache or str(Path(a.out).with_suffix("")) + ".nets"
     df = run(methods, tasks, a.seeds, tuple(a.shape), a.sigma_y, a.num_samples, a.interpolant, a.num_projections,
              solver=a.solver, prior=a.prior, budget=budget, cache=cache, protocol=a.protocol, grid=a.grid,
-             bands=parse_bands(a.hybrid_bands))
+             bands=parse_bands(a.hybrid_bands), eps_steps=a.eps_steps)
     write_text(a.out, df.to_csv(index=False))
     ran = {METHODS[name].__module__ for name, _ in parse_methods(a.methods, a.nfe)} | {"eps.gmm_learned"}
     write_provenance(a.out, config=vars(a), seeds=a.seeds, device="cpu", sources=import_closure({__name__, *ran}))

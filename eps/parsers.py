@@ -52,7 +52,9 @@ def gmm_bench(p):
     b = LEARNED_DEFAULTS
     learned = p.add_argument_group("--prior learned", "the networks learned on the seed's GMM")
     learned.add_argument("--prior-steps", default=b["prior_steps"], type=positive_int, help="EDM-loss steps of the prior")
-    learned.add_argument("--eps-steps", default=b["eps_steps"], type=positive_int, help="L_EPS fine-tuning steps")
+    learned.add_argument("--eps-steps", default=[b["eps_steps"]], type=int_list(positive_int),
+                         help="fine-tuning steps of every EPS and Palette network; several, comma-separated: the "
+                              "learning curve (one set of fine-tunes per budget, the baselines once)")
     learned.add_argument("--train-batch", default=b["batch"], type=positive_int, help="training batch size")
     learned.add_argument("--train-lr", default=b["lr"], type=positive_float, help="Adam learning rate")
     learned.add_argument("--num-train", default=b["num_train"], type=positive_int, help="GMM draws in the training set")
@@ -246,6 +248,8 @@ def report(p):
     p.add_argument("--reference", default="results/reference/paper_table_64px.csv", help="the paper's table")
     p.add_argument("--runtime-reference", default="results/reference/paper_runtime_imagenet64.csv",
                    help="the paper's runtime table")
+    p.add_argument("--ablation-reference", nargs="*", default=[],
+                   help="the paper's ablation tables (paper_ablation_*.csv): ablations.csv puts the run's rows beside them")
     p.add_argument("--methods", default="", help="comma-separated method order of the tables and grids")
     p.add_argument("--seeds", nargs="*", type=nonnegative_int, default=[],
                    help="the sampling seeds of the summaries, for the captions (default: those of --shards)")

@@ -202,7 +202,7 @@ def test_tiny_config_runs_the_whole_dag(tiny_run):
     report = cwd / "runs" / "tiny" / "report"
     for name in ("summary.csv", "summary.md", "summary.tex", "comparison.csv", "tasks.csv", "gmm.csv", "gmm.png",
                  "nfe_convergence.png", "cost.png", "qualitative/embedded-sr4.png", "explore_results.ipynb",
-                 "frontier.csv", "frontier.png", "learning_curve.csv", "learning_curve.png"):
+                 "frontier.csv", "frontier.png", "learning_curve.csv", "learning_curve.png", "ablations.csv"):
         assert (report / name).is_file(), name
     import pandas as pd
     import torch

@@ -14,7 +14,9 @@ and source, from the shards: eps.protocols), ``paper_comparison.csv`` / ``.md`` 
 one and the difference), ``nfe_convergence.png``,
 ``cost.png``, ``qualitative/<dataset>-<task>.png``, with ``--gmm`` ``gmm.csv`` and ``gmm.png``, and with
 ``--networks LABEL=SERIES:STEPS ...`` (the trained networks of a learning curve) ``learning_curve.csv`` and
-``learning_curve.png``: every metric against training steps per series, methods without a network as lines.
+``learning_curve.png``: every metric against training steps per series, methods without a network as lines, and with
+``--ablation-reference`` (the paper's ``paper_ablation_*.csv``) ``ablations.csv``: the run's rows beside the
+published ablation rows they correspond to (:mod:`eps.report.ablations`).
 Every figure is drawn in the style of :mod:`eps.report.style` and states its setup (shape, seeds, K, NFE budgets,
 hardware where timed) under it.
 """
@@ -32,6 +34,7 @@ from ..metrics.shards import load_shard
 from ..provenance import write_provenance
 from . import figures
 from . import style
+from .ablations import ablation_table, published_ablations
 from .tables import (COST, KEYS, METRICS, latex, learning_curve_table, load_reference, markdown, method_settings_table,
                      paper_comparison, paper_comparison_markdown, parse_networks, sampling_note, summary_table,
                      table_notes, task_note, with_reference)
@@ -129,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         gmm = pd.concat(gmm, ignore_index=True)
         write_csv(gmm, a.out / "gmm.csv")
         figures.gmm_ratio(gmm, a.out / "gmm.png", gmm_setup(gmm))
+    if a.ablation_reference:
+        run_tasks = {s["meta"]["task"]: s["meta"] for s in shards}
+        write_csv(ablation_table(table, published_ablations(a.ablation_reference), run_tasks),
+                  a.out / "ablations.csv")
     if networks:
         curve = learning_curve_table(table, networks)
         write_csv(curve, a.out / "learning_curve.csv")
         figures.learning_curve(curve, a.out / "learning_curve.png", caption)
     sources = [*all_sources(), *a.config_files]  # the whole DAG made these tables: every stage's code
     for name in ("summary.csv", "comparison.csv", "tasks.csv", "methods.csv", "paper_comparison.csv",
-                 *(["gmm.csv"] if a.gmm else []),
+                 *(["gmm.csv"] if a.gmm else []), *(["ablations.csv"] if a.ablation_reference else []),
                  *(["learning_curve.csv"] if networks else [])):
         write_provenance(a.out / name, config={"shards": a.shards}, seeds=seeds, sources=sources,
                          **({"tasks": tasks.to_dict("records")} if name == "tasks.csv" else {}))

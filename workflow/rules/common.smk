@@ -1,4 +1,5 @@
 """Names, paths and command-line pieces shared by the rules. No math lives here."""
+import glob
 import json
 import math
 import os

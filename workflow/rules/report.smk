@@ -4,6 +4,7 @@ REPORT = f"{OUT}/report"
 ORDER = ",".join(config["methods"])
 SEEDS = " ".join(str(s) for s in SAMPLE["seeds"])
 LEARNING_CURVE = config["report"]["learning_curve"]
+ABLATION_REFERENCE = sorted(glob.glob("results/reference/paper_ablation_*.csv"))  # the paper's ablation tables
 
 
 NETWORK_POINTS = [plan.curve_point(config, m) for m in config["methods"] if network_stem(m)] if LEARNING_CURVE else []
@@ -22,6 +23,7 @@ rule report:
         gmm=[f"{OUT}/gmm/{task}.csv" for task in GMM["tasks"]],
         reference="results/reference/paper_table_64px.csv",
         runtime="results/reference/paper_runtime_imagenet64.csv",
+        ablations=ABLATION_REFERENCE,
     output:
         summary=report(f"{REPORT}/summary.csv", category="Tables"),
         comparison=report(f"{REPORT}/comparison.csv", category="Tables"),
@@ -31,6 +33,7 @@ rule report:
         paper_comparison_md=f"{REPORT}/paper_comparison.md",
         markdown=f"{REPORT}/summary.md",
         latex=f"{REPORT}/summary.tex",
+        ablations=report(f"{REPORT}/ablations.csv", category="Tables"),
         gmm=report(f"{REPORT}/gmm.csv", category="Exact posterior"),
         gmm_figure=report(f"{REPORT}/gmm.png", category="Exact posterior",
                           caption="../report/gmm.rst"),
@@ -38,7 +41,8 @@ rule report:
                            caption="../report/nfe_convergence.rst"),
         cost=report(f"{REPORT}/cost.png", category="Figures", caption="../report/cost.rst"),
         provenance=[f"{REPORT}/{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv",
-                                                                     "methods.csv", "paper_comparison.csv", "gmm.csv")],
+                                                                     "methods.csv", "paper_comparison.csv", "gmm.csv",
+                                                                     "ablations.csv")],
         curve=[f"{REPORT}/{name}" for name in CURVE_FILES],
         grids=report([f"{REPORT}/qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]],
                      category="Qualitative"),
@@ -46,7 +50,8 @@ rule report:
         f"{OUT}/logs/report.log",
     shell:
         "eps report --summaries {input.summaries:q} --shards {input.shards:q} --gmm {input.gmm:q} "
-        "--reference {input.reference:q} --runtime-reference {input.runtime:q} --methods {ORDER:q} "
+        "--reference {input.reference:q} --runtime-reference {input.runtime:q} "
+        "--ablation-reference {input.ablations:q} --methods {ORDER:q} "
         "--grid-images {config[report][grid_images]} --seeds {SEEDS} --config-files {CONFIG_FILES:q} --device-label {config[device]:q} "
         "--networks {NETWORK_POINTS:q} --out {REPORT:q} > {log:q} 2>&1"
 
@@ -75,10 +80,11 @@ rule notebook:
 if "publish" in config:
     PUBLISHED = config["publish"]
     PUBLISH_FILES = ["summary.csv", "comparison.csv", "tasks.csv", "methods.csv", "paper_comparison.csv",
-                     "paper_comparison.md", "gmm.csv", "frontier.csv", "summary.md",
+                     "paper_comparison.md", "ablations.csv", "gmm.csv", "frontier.csv", "summary.md",
                      "summary.tex", "nfe_convergence.png", "cost.png", "gmm.png", "frontier.png", "explore_results.ipynb",
                      *[f"{name}.provenance.json" for name in ("summary.csv", "comparison.csv", "tasks.csv", "methods.csv",
-                                                              "paper_comparison.csv", "gmm.csv", "frontier.csv")],
+                                                              "paper_comparison.csv", "ablations.csv", "gmm.csv",
+                                                              "frontier.csv")],
                      *[f"qualitative/{d}-{t}.png" for d in config["datasets"] for t in config["tasks"]], *CURVE_FILES]
 
     rule publish:
