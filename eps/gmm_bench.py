@@ -29,8 +29,8 @@ scored) once per budget, from the same prior and training set; the baselines, wh
 ``eps_learned_in[LO,HI]`` runs EPS with the learned pivot denoiser inside the band and the exact one elsewhere, and
 ``eps_exact_in[LO,HI]`` the reverse (eps.gmm_learned.BandHybrid), at every NFE of ``eps``.
 
-    eps gmm-bench --prior learned --methods eps,dps,pigdm,ddrm,ddnm,daps,mpgd --nfe 100 --shape 1,8,8 \
-                  --seeds 0 --num-samples 500 --threads 1 --out results/core/gmm_learned_1x8x8.csv
+    eps gmm-bench --prior learned --methods eps,palette,pigdm,ddrm,ddnm --nfe 100 --shape 1,8,8 --seeds 0 \
+                  --eps-steps 200,800,3200 --hybrid-bands 0.1:2 --num-samples 256 --threads 1 --out runs/gmm_learned.csv
 """
 from __future__ import annotations
 
@@ -199,8 +199,8 @@ def prior_row(gmm, learned, seed: int, num_samples: int, num_projections: int, c
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean ``sw / sw_floor`` over seeds, method (and NFE; with several fine-tune budgets, ``eps_steps``) by task."""
     index = ["method", "nfe"]
-    if df["eps_steps"].nunique() > 1:
-        df, index = df.assign(eps_steps=df["eps_steps"].map(lambda v: "" if pd.isna(v) else str(int(v)))), [*index, "eps_steps"]
+    if df["eps_steps"].nunique() > 1:  # 0: a method without a fine-tuned network
+        df, index = df.assign(eps_steps=df["eps_steps"].fillna(0).astype(int)), [*index, "eps_steps"]
     table = df.pivot_table(index=index, columns="task", values="ratio", aggfunc="mean")
     return table[[t for t in (*TASKS, "prior") if t in table.columns]]
 

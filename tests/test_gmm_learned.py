@@ -49,23 +49,26 @@ def test_learned_bench_runs_scores_and_reuses_its_networks(tmp_path):
 
 
 def test_a_learning_curve_fine_tunes_once_per_budget_and_runs_the_baselines_once(tmp_path):
-    """``--eps-steps 2,3``: EPS and Palette fine-tuned from one prior at each budget; the 3-step networks are the
-    ones a single ``--eps-steps 3`` run trains (same cache keys, bitwise the same rows), the baseline row once."""
+    """``--eps-steps 2,10``: EPS and Palette fine-tuned from one prior at each budget; the 10-step networks are the
+    ones a single ``--eps-steps 10`` run trains (same cache keys, bitwise the same rows), the baseline row once."""
     common = ["--prior", "learned", "--methods", "eps@4,palette@4,ddnm@4", "--tasks", "sr4", *TINY]
     curve = tmp_path / "curve.csv"
-    gmm_bench.main([*common, "--eps-steps", "2,3", "--out", str(curve)])
+    gmm_bench.main([*common, "--eps-steps", "2,10", "--out", str(curve)])
     df = pd.read_csv(curve)
     runs = sorted(zip(df.method, df.eps_steps.fillna(0).astype(int)))
-    assert runs == [("ddnm", 0), ("eps", 2), ("eps", 3), ("palette", 2), ("palette", 3), ("unconditional", 0)]
+    assert runs == [("ddnm", 0), ("eps", 2), ("eps", 10), ("palette", 2), ("palette", 10), ("unconditional", 0)]
     nets = sorted(p.stem.split("-")[0] for p in (tmp_path / "curve.nets").rglob("*.pt"))
     assert nets == ["eps", "eps", "palette", "palette", "prior"]
     assert df[df.method == "palette"].palette_loss.map(math.isfinite).all()
-    assert gmm_bench.summary(df).index.names == ["method", "nfe", "eps_steps"]
+    table = gmm_bench.summary(df)
+    assert table.index.names == ["method", "nfe", "eps_steps"]
+    assert table.index.tolist() == [("ddnm", 4, 0), ("eps", 4, 2), ("eps", 4, 10), ("palette", 4, 2), ("palette", 4, 10),
+                                    ("unconditional", 4, 0)]  # budgets in numeric order, 0: no fine-tuned network
     single = tmp_path / "single.csv"
-    gmm_bench.main([*common, "--eps-steps", "3", "--cache", str(tmp_path / "curve.nets"), "--out", str(single)])
+    gmm_bench.main([*common, "--eps-steps", "10", "--cache", str(tmp_path / "curve.nets"), "--out", str(single)])
     assert len(sorted((tmp_path / "curve.nets").rglob("*.pt"))) == 5  # reused
     one = pd.read_csv(single).set_index(["method", "task"])
-    at_3 = df[df.eps_steps.isna() | (df.eps_steps == 3)].set_index(["method", "task"])
+    at_3 = df[df.eps_steps.isna() | (df.eps_steps == 10)].set_index(["method", "task"])
     assert one.ratio.equals(at_3.ratio.loc[one.index])
 
 
