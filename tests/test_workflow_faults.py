@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from eps import workflow_plan as plan
 from eps.io import load_torch
 from test_workflow import SNAKEMAKE, snakemake, workdir
 
@@ -130,8 +131,9 @@ def test_a_diverging_training_fails_its_job_and_leaves_no_model(tmp_path):
     pipe into `tee` carries that status, the job fails and the step-1 state is not promoted to the model."""
     cwd = workdir(tmp_path)
     config = tiny_config(cwd, "diverge.yaml", eps={"lr": 1.0e38, "ckpt_every": 1})
-    run = snakemake(cwd, "runs/tiny/models/embedded/eps.pt", "--configfile", config)
+    model = plan.model_name(yaml.safe_load((cwd / config).read_text()), "eps", "sr4")  # the per-task file, eps_sr4
+    run = snakemake(cwd, f"runs/tiny/models/embedded/{model}.pt", "--configfile", config)
     assert run.returncode != 0
-    assert "went non-finite" in (cwd / "runs/tiny/logs/train/embedded/eps.log").read_text()
+    assert "went non-finite" in (cwd / f"runs/tiny/logs/train/embedded/{model}.log").read_text()
     assert (cwd / "runs/tiny/models/embedded/prior.pt").is_file()  # the job before it succeeded
-    assert not (cwd / "runs/tiny/models/embedded/eps.pt").exists()
+    assert not (cwd / f"runs/tiny/models/embedded/{model}.pt").exists()
